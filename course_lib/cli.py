@@ -1,0 +1,233 @@
+"""The ``aecourse`` command: check the set-up, fetch data, run notebooks headless."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .config import get_config, project_root
+
+PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
+            "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds."""
+    import socket
+
+    from .data import DownloadError, _run_with_deadline
+
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+
+    def connect():
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+
+    try:
+        _run_with_deadline(connect, timeout)
+        return True
+    except (DownloadError, OSError):
+        return False
+
+
+def cmd_check(args) -> int:
+    """Print versions, device, data folder, datasets present and what will fall back."""
+    import torchvision.datasets as tvd
+
+    from .data import dataset_status
+
+    cfg = get_config()
+    print(f"python        {platform.python_version()} ({sys.executable})")
+    for p in PACKAGES:
+        print(f"{p:<13} {_version(p)}")
+    print(f"device        {cfg.device}")
+    print(f"mode          {cfg.mode} (COURSE_FAST={os.environ.get('COURSE_FAST', '')!r})")
+    print(f"data folder   {cfg.data_dir}")
+    print(f"weights cache {cfg.cache_dir if cfg.use_cache else 'off'}")
+    online = False if cfg.offline or args.no_network else _reachable(tvd.MNIST.mirrors[0])
+    print(f"network       {'dataset host reachable' if online else 'dataset host NOT reachable'}")
+    for name, present in dataset_status(cfg.data_dir).items():
+        state = "on disk" if present else ("will download" if online else "absent: offline fallback")
+        print(f"  {name:<14} {state}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    """Download every dataset the course uses into the data folder, checking checksums."""
+    from .data import DownloadError, dataset_status, fetch_mnist_family
+
+    cfg = get_config()
+    failed = 0
+    for name, present in dataset_status(cfg.data_dir).items():
+        if present:
+            print(f"{name:<14} already in {cfg.data_dir}")
+            continue
+        try:
+            fetch_mnist_family(name, cfg.data_dir, timeout=args.timeout)
+            print(f"{name:<14} downloaded and verified")
+        except (DownloadError, OSError) as e:
+            failed += 1
+            print(f"{name:<14} FAILED: {e}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- run
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    """The notebooks named, or every chapter and solution notebook in order."""
+    if paths:
+        found = [Path(p) for p in paths]
+        missing = [str(p) for p in found if not p.is_file() or p.suffix != ".ipynb"]
+        if missing:
+            raise SystemExit(f"not notebook files: {', '.join(missing)}")
+        return found
+    nb_dir = project_root() / "notebooks"
+    return sorted(nb_dir.glob("[0-9]*.ipynb")) + sorted((nb_dir / "solutions").glob("[0-9]*.ipynb"))
+
+
+class PeakMemory:
+    """Polls the resident memory of this process's children (the kernel) in a thread."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_notebook(path: Path, out_dir: Path, *, fast: bool, use_cache: bool, timeout: int) -> dict:
+    """Execute one notebook with nbclient; return its status, time, memory and figures."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    report_file = out_dir / f"{path.stem}.json"
+    report_file.unlink(missing_ok=True)
+    env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file),
+               COURSE_CACHE="1" if use_cache else "0", OMP_WAIT_POLICY="PASSIVE")
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    status, error = "ok", ""
+    start = time.perf_counter()
+    with _environment(**env), PeakMemory() as memory:
+        try:
+            client.execute()
+        except CellExecutionError as e:
+            status, error = "FAILED", str(e).strip().splitlines()[-1][:200]
+    wall = time.perf_counter() - start
+    nbformat.write(nb, out_dir / path.name)
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return {"notebook": path.name, "status": status, "error": error, "wall_s": round(wall, 1),
+            "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
+            "claims": report.get("claims", [])}
+
+
+def format_table(results: list[dict]) -> str:
+    """A plain-text table: notebook, status, wall time, peak memory, headline figures."""
+    lines = [f"{'notebook':<36} {'status':<7} {'wall s':>7} {'peak MB':>8}  figures"]
+    for r in results:
+        figs = ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
+                         for k, v in r["records"].items())
+        lines.append(f"{r['notebook']:<36} {r['status']:<7} {r['wall_s']:>7.1f} "
+                     f"{r['peak_mb']:>8}  {figs}")
+        if r["error"]:
+            lines.append(f"{'':<36} error: {r['error']}")
+    lines.append(f"total wall time {sum(r['wall_s'] for r in results):.1f} s")
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    """Execute notebooks headless, keep the executed copies, print the results table."""
+    notebooks = find_notebooks(args.notebooks)
+    mode = "full" if args.full else "fast"
+    out_dir = Path(args.build_dir) / mode
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path in notebooks:
+        print(f"running {path.name} ({mode} mode) ...", flush=True)
+        results.append(run_notebook(path, out_dir, fast=not args.full, use_cache=not args.no_cache,
+                                    timeout=args.timeout))
+    table = format_table(results)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    (out_dir / "results.txt").write_text(table + "\n")
+    print(table)
+    print(f"executed notebooks and results in {out_dir}")
+    return 0 if all(r["status"] == "ok" for r in results) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aecourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="show versions, device, data and offline fallbacks")
+    check.add_argument("--no-network", action="store_true", help="do not probe the dataset host")
+    check.set_defaults(func=cmd_check)
+    fetch = sub.add_parser("fetch-data", help="download every dataset into the data folder")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per file (default 60)")
+    fetch.set_defaults(func=cmd_fetch)
+    run = sub.add_parser("run", help="execute notebooks headless and report their figures")
+    run.add_argument("notebooks", nargs="*", help="notebook files (default: all, in order)")
+    run.add_argument("--full", action="store_true", help="full mode (default: fast mode)")
+    run.add_argument("--no-cache", action="store_true", help="retrain instead of loading cached weights")
+    run.add_argument("--build-dir", default=str(project_root() / "build" / "run"),
+                     help="where executed notebooks and results go (default: build/run)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

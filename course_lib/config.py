@@ -1,0 +1,128 @@
+"""One frozen run configuration, read from the environment in one place.
+
+Environment variables (all optional):
+
+- ``COURSE_FAST=1``: fast mode (tiny subsets, 1 epoch), what CI runs.
+- ``COURSE_DATA_DIR``: dataset folder (default: the repository's ``data/``).
+- ``COURSE_CACHE_DIR``: trained-weights cache (default: ``build/cache``).
+- ``COURSE_CACHE=0``: never read or write the weights cache.
+- ``COURSE_SEED``: random seed (default 0).
+- ``COURSE_DEVICE``: ``cpu``, ``cuda`` or ``mps`` (default: the best one present).
+- ``COURSE_OFFLINE=1``: never try to download; use what is on disk or the fallbacks.
+- ``COURSE_DOWNLOAD_TIMEOUT``: seconds before a download is given up (default 30).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    """The repository root when run from a checkout, else ``~/.aecourse``."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").exists():
+        return root
+    return Path.home() / ".aecourse"
+
+
+def best_device() -> str:
+    """CUDA, then Apple MPS, then CPU."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean flag such as 1/0/true/false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and switches of one run; chapters read every size from here."""
+
+    fast: bool
+    seed: int
+    device: str
+    data_dir: Path
+    cache_dir: Path
+    use_cache: bool
+    offline: bool
+    n_train: int
+    n_val: int
+    n_test: int
+    batch_size: int
+    num_epochs: int
+    download_timeout: float
+
+    @property
+    def mode(self) -> str:
+        """``"fast"`` or ``"full"``."""
+        return "fast" if self.fast else "full"
+
+    def pick(self, *, full, fast):
+        """A chapter-specific size: ``full`` normally, ``fast`` in fast mode."""
+        return fast if self.fast else full
+
+    def replace(self, **changes) -> "Config":
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+FULL_SIZES = dict(n_train=10_000, n_val=1_000, n_test=10_000, batch_size=64, num_epochs=20)
+FAST_SIZES = dict(n_train=1_000, n_val=200, n_test=500, batch_size=64, num_epochs=1)
+
+
+def get_config(environ: dict | None = None) -> Config:
+    """Build the configuration from the environment (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    fast = _flag(env.get("COURSE_FAST"), default=False)
+    root = project_root()
+    data_dir = Path(env.get("COURSE_DATA_DIR") or root / "data").expanduser()
+    cache_dir = Path(env.get("COURSE_CACHE_DIR") or root / "build" / "cache").expanduser()
+    device = env.get("COURSE_DEVICE") or best_device()
+    if device not in {"cpu", "cuda", "mps"} and not device.startswith("cuda:"):
+        raise ValueError(f"COURSE_DEVICE must be cpu, cuda, cuda:N or mps, got {device!r}")
+    try:
+        seed = int(env.get("COURSE_SEED", "0"))
+    except ValueError:
+        raise ValueError(f"COURSE_SEED must be an integer, got {env.get('COURSE_SEED')!r}") from None
+    sizes = FAST_SIZES if fast else FULL_SIZES
+    return Config(
+        fast=fast,
+        seed=seed,
+        device=device,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        use_cache=_flag(env.get("COURSE_CACHE"), default=True),
+        offline=_flag(env.get("COURSE_OFFLINE"), default=False),
+        download_timeout=float(env.get("COURSE_DOWNLOAD_TIMEOUT", "30")),
+        **sizes,
+    )
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a torch generator with that seed."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

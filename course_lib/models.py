@@ -1,0 +1,128 @@
+"""Plain ``nn.Module`` autoencoders; no training code here.
+
+Every autoencoder has ``encode(x) -> z``, ``decode(z) -> x_hat`` and
+``forward(x) = decode(encode(x))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def check_images(x: torch.Tensor, shape: tuple[int, ...], name: str = "x") -> None:
+    """Raise ValueError unless ``x`` is a float tensor of shape (B, *shape)."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor, got dtype {x.dtype}")
+    if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"{name} must have shape (B, {', '.join(map(str, shape))}), "
+                         f"got {tuple(x.shape)}")
+
+
+def _check_positive(**values: int) -> None:
+    for key, value in values.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key} must be a positive int, got {value!r}")
+
+
+class MLPAutoencoder(nn.Module):
+    """Fully connected autoencoder: input -> hidden... -> latent_dim -> mirrored hidden -> input.
+
+    Args:
+        input_shape: shape of one input, e.g. ``(1, 28, 28)``.
+        hidden: widths of the encoder's hidden layers; the decoder mirrors them.
+        output: ``"sigmoid"`` keeps ``x_hat`` in [0, 1]; ``"linear"`` leaves it free.
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), hidden=(512, 256), latent_dim: int = 32,
+                 output: str = "sigmoid"):
+        super().__init__()
+        _check_positive(latent_dim=latent_dim, **{f"hidden[{i}]": h for i, h in enumerate(hidden)},
+                        **{f"input_shape[{i}]": s for i, s in enumerate(input_shape)})
+        if output not in {"sigmoid", "linear"}:
+            raise ValueError(f"output must be 'sigmoid' or 'linear', got {output!r}")
+        self.input_shape = tuple(input_shape)
+        self.latent_dim = latent_dim
+        n_in = math.prod(self.input_shape)
+        widths = [n_in, *hidden]
+        enc: list[nn.Module] = [nn.Flatten()]  # (B, C*H*W)
+        for a, b in zip(widths[:-1], widths[1:]):
+            enc += [nn.Linear(a, b), nn.ReLU()]
+        enc.append(nn.Linear(widths[-1], latent_dim))  # (B, latent_dim)
+        dec: list[nn.Module] = []
+        back = [latent_dim, *reversed(hidden)]
+        for a, b in zip(back[:-1], back[1:]):
+            dec += [nn.Linear(a, b), nn.ReLU()]
+        dec.append(nn.Linear(back[-1], n_in))
+        if output == "sigmoid":
+            dec.append(nn.Sigmoid())
+        dec.append(nn.Unflatten(1, self.input_shape))  # (B, C, H, W)
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Input (B, *input_shape) -> code (B, latent_dim)."""
+        check_images(x, self.input_shape)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Code (B, latent_dim) -> reconstruction (B, *input_shape)."""
+        check_images(z, (self.latent_dim,), name="z")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class ConvAutoencoder(nn.Module):
+    """Small convolutional autoencoder for (C, H, W) images with H and W divisible by 4.
+
+    Two stride-2 convolutions halve the image twice, a linear layer makes the
+    code of ``latent_dim`` numbers, and transposed convolutions undo it all.
+    """
+
+    def __init__(self, input_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 32):
+        super().__init__()
+        c, h, w = input_shape
+        _check_positive(channels_in=c, latent_dim=latent_dim, c1=channels[0], c2=channels[1])
+        if h % 4 or w % 4:
+            raise ValueError(f"height and width must be divisible by 4, got {h}x{w}")
+        c1, c2 = channels
+        self.input_shape = (c, h, w)
+        self.latent_dim = latent_dim
+        flat = (c2, h // 4, w // 4)
+        self.encoder = nn.Sequential(
+            nn.Conv2d(c, c1, 3, stride=2, padding=1), nn.ReLU(),   # (B, c1, H/2, W/2)
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # (B, c2, H/4, W/4)
+            nn.Flatten(),                                          # (B, c2*H/4*W/4)
+            nn.Linear(math.prod(flat), latent_dim),                # (B, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, math.prod(flat)), nn.ReLU(),
+            nn.Unflatten(1, flat),                                                   # (B, c2, H/4, W/4)
+            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+            nn.ConvTranspose2d(c1, c, 3, stride=2, padding=1, output_padding=1),   # (B, C, H, W)
+            nn.Sigmoid(),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Input (B, C, H, W) -> code (B, latent_dim)."""
+        check_images(x, self.input_shape)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Code (B, latent_dim) -> reconstruction (B, C, H, W)."""
+        check_images(z, (self.latent_dim,), name="z")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

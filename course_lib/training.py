@@ -1,0 +1,189 @@
+"""The hand-written training loop: ``fit``, ``evaluate``, ``predict`` and a weights cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import time
+import warnings
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class History:
+    """What ``fit`` measured: losses per epoch and speed.
+
+    Index 0 is the loss before training; later train losses are the mean over
+    each epoch's batches, validation losses are measured after each epoch.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_pair(x: torch.Tensor, target: torch.Tensor, name: str) -> None:
+    if not isinstance(x, torch.Tensor) or not isinstance(target, torch.Tensor):
+        raise ValueError(f"{name}: inputs and targets must be tensors, got "
+                         f"{type(x).__name__} and {type(target).__name__}")
+    if len(x) != len(target) or len(x) == 0:
+        raise ValueError(f"{name}: need as many targets as inputs (and at least one), "
+                         f"got {len(x)} inputs and {len(target)} targets")
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = None):
+    """Index tensors that cover range(n) in batches, shuffled when a generator is given."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return order.split(batch_size)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
+            method: str = "forward", device: str = "cpu") -> torch.Tensor:
+    """Apply ``model`` (or ``model.encode``/``model.decode``) to ``x`` in batches; CPU result."""
+    if not isinstance(x, torch.Tensor) or len(x) == 0:
+        raise ValueError(f"x must be a non-empty tensor, got {type(x).__name__} of length "
+                         f"{len(x) if hasattr(x, '__len__') else '?'}")
+    model.eval()
+    fn = getattr(model, method)
+    return torch.cat([fn(x[i].to(device)).cpu() for i in batch_indices(len(x), batch_size)])
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *,
+             loss_fn: LossFn = nn.functional.mse_loss, batch_size: int = 512,
+             transform: Transform | None = None, seed: int = 0, device: str = "cpu") -> float:
+    """Mean loss of ``model`` over a dataset (``target`` defaults to ``x``: reconstruction)."""
+    target = x if target is None else target
+    _check_pair(x, target, "evaluate")
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for idx in batch_indices(len(x), batch_size):
+        x_in = x[idx] if transform is None else transform(x[idx], g)
+        total += loss_fn(model(x_in.to(device)), target[idx].to(device)).item() * len(idx)
+    return total / len(x)
+
+
+def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *,
+        x_val: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
+        num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
+        transform: Transform | None = None, seed: int = 0, device: str = "cpu",
+        progress: bool = True) -> History:
+    """Train ``model`` to map ``transform(x)`` (default: ``x``) to ``target`` (default: ``x``).
+
+    Args:
+        transform: applied to every batch of inputs with a torch generator,
+            e.g. fresh noise for a denoiser; targets stay clean.
+        x_val: optional validation inputs, evaluated after every epoch.
+    """
+    target = x if target is None else target
+    _check_pair(x, target, "fit")
+    if num_epochs < 1 or lr <= 0:
+        raise ValueError(f"need num_epochs >= 1 and lr > 0, got {num_epochs} and {lr}")
+    if x_val is not None:
+        target_val = x_val if target_val is None else target_val
+        _check_pair(x_val, target_val, "fit (validation)")
+    model.to(device)
+    g = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+
+    def validate():
+        if x_val is not None:
+            history.val_loss.append(evaluate(model, x_val, target_val, loss_fn=loss_fn,
+                                             transform=transform, seed=seed + 1, device=device))
+
+    history.train_loss.append(evaluate(model, x, target, loss_fn=loss_fn, transform=transform,
+                                       seed=seed, device=device))
+    validate()
+    start = time.perf_counter()
+    bar = tqdm(range(num_epochs), desc="epochs", disable=not progress, leave=False)
+    for _ in bar:
+        model.train()
+        total = 0.0
+        for idx in batch_indices(len(x), batch_size, generator=g):
+            x_in = x[idx] if transform is None else transform(x[idx], g)
+            x_hat = model(x_in.to(device))                   # forward
+            loss = loss_fn(x_hat, target[idx].to(device))
+            optimizer.zero_grad()
+            loss.backward()                                  # backward
+            optimizer.step()                                 # update
+            total += loss.item() * len(idx)
+        history.train_loss.append(total / len(x))
+        validate()
+        bar.set_postfix(train=f"{history.train_loss[-1]:.4f}",
+                        val=f"{history.val_loss[-1]:.4f}" if history.val_loss else "-")
+    history.seconds = time.perf_counter() - start
+    history.images_per_second = num_epochs * len(x) / max(history.seconds, 1e-9)
+    model.eval()
+    return history
+
+
+# --------------------------------------------------------------------------- weights cache
+
+def fingerprint(*parts) -> str:
+    """A short hash of tensors, models and plain values (what a cached result depends on)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            t = part.detach().cpu().contiguous()
+            h.update(str((tuple(t.shape), t.dtype)).encode())
+            h.update(t.numpy().tobytes())
+        elif isinstance(part, nn.Module):
+            h.update(repr(part).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=repr).encode())
+    return h.hexdigest()[:16]
+
+
+def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,
+               target: torch.Tensor | None = None, **fit_kwargs) -> History:
+    """``fit``, or load the weights a previous identical ``fit`` saved in ``cache_dir``.
+
+    The key covers the model's architecture, the data and every fit argument,
+    so a changed setting retrains. ``cache_dir=None`` disables the cache. A
+    corrupt or mismatched cache file is reported and retrained, never a crash.
+    """
+    if cache_dir is None:
+        return fit(model, x, target, **fit_kwargs)
+    for_key = {k: v for k, v in fit_kwargs.items() if k not in {"progress", "device"}}
+    tensors = [v for v in for_key.values() if isinstance(v, torch.Tensor)]
+    plain = {k: (v if not callable(v) else getattr(v, "__qualname__", repr(v)))
+             for k, v in for_key.items() if not isinstance(v, torch.Tensor)}
+    key = fingerprint(model, x, *( [] if target is None else [target]), *tensors, plain)
+    path = Path(cache_dir) / f"{name}-{key}.pt"
+    if path.exists():
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(saved["state_dict"])
+            model.to(fit_kwargs.get("device", "cpu")).eval()
+            return History(**saved["history"])
+        except (RuntimeError, KeyError, TypeError, EOFError, ValueError,
+                pickle.UnpicklingError, zipfile.BadZipFile) as e:
+            warnings.warn(f"weights cache {path.name} is unreadable ({type(e).__name__}); retraining",
+                          stacklevel=2)
+    history = fit(model, x, target, **fit_kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "history": history.as_dict()}, tmp)
+    tmp.replace(path)
+    return history

@@ -1,0 +1,65 @@
+import json
+import urllib.request
+
+import nbformat
+import pytest
+
+from course_lib import cli
+
+
+def _notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nbformat.write(nb, path)
+    return path
+
+
+def test_run_executes_a_notebook_and_collects_its_figures(tmp_path, capsys):
+    nb = _notebook(tmp_path / "01_tiny.ipynb",
+                   "import os\nfrom course_lib import report\n"
+                   "report.record('fast_flag', float(os.environ['COURSE_FAST']))",
+                   "report.record('answer', 42, unit='units')")
+    code = cli.main(["run", str(nb), "--build-dir", str(tmp_path / "build")])
+    assert code == 0
+    results = json.loads((tmp_path / "build" / "fast" / "results.json").read_text())
+    (r,) = results
+    assert r["status"] == "ok" and r["records"]["answer"]["value"] == 42
+    assert r["records"]["fast_flag"]["value"] == 1.0  # run defaults to fast mode
+    assert r["peak_mb"] > 10 and r["wall_s"] > 0
+    executed = nbformat.read(tmp_path / "build" / "fast" / "01_tiny.ipynb", as_version=4)
+    assert executed.cells[0].execution_count == 1
+    assert "answer=42 units" in capsys.readouterr().out
+
+
+def test_run_reports_a_failing_notebook(tmp_path):
+    nb = _notebook(tmp_path / "02_broken.ipynb", "raise ValueError('boom')")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
+    (r,) = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())
+    assert r["status"] == "FAILED" and "boom" in r["error"]
+
+
+def test_default_notebook_list_is_chapters_then_solutions():
+    root = cli.project_root()
+    names = [p.relative_to(root).as_posix() for p in cli.find_notebooks([])]
+    assert names[0].startswith("notebooks/01_")
+    chapters = [n for n in names if "/solutions/" not in n]
+    assert names[:len(chapters)] == chapters
+
+
+def test_run_refuses_files_that_are_not_notebooks(tmp_path):
+    with pytest.raises(SystemExit, match="not notebook"):
+        cli.find_notebooks([str(tmp_path / "missing.ipynb")])
+
+
+def test_check_reports_datasets_and_fallback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert cli.main(["check", "--no-network"]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "device" in out and "absent: offline fallback" in out
+
+
+def test_fetch_data_fails_cleanly_without_network(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(urllib.request, "urlopen",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError("blocked")))
+    assert cli.main(["fetch-data", "--timeout", "2"]) == 1
+    assert "FAILED" in capsys.readouterr().out

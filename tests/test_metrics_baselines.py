@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.decomposition import PCA
+from skimage.metrics import peak_signal_noise_ratio
+
+from course_lib.baselines import PCAReconstructor
+from course_lib.metrics import mse, mse_per_item, psnr
+
+
+def test_mse_matches_numpy():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(6, 1, 5, 5, generator=g), torch.rand(6, 1, 5, 5, generator=g)
+    assert mse(a, b) == pytest.approx(float(np.mean((a.numpy() - b.numpy()) ** 2)), rel=1e-6)
+    assert mse_per_item(a, b).shape == (6,)
+
+
+def test_psnr_is_scikit_images_mean_per_image():
+    g = torch.Generator().manual_seed(1)
+    a = torch.rand(4, 1, 8, 8, generator=g)
+    b = (a + 0.1 * torch.randn(4, 1, 8, 8, generator=g)).clamp(0, 1)
+    expected = np.mean([peak_signal_noise_ratio(x.numpy().astype(float), y.numpy().astype(float),
+                                                data_range=1.0) for x, y in zip(a, b)])
+    assert psnr(a, b) == pytest.approx(expected)
+    assert psnr(a, a) == 100.0  # identical images are capped, not infinite
+
+
+@pytest.mark.parametrize("f", [mse, psnr])
+def test_metrics_reject_mismatched_shapes(f):
+    with pytest.raises(ValueError, match="same shape"):
+        f(torch.rand(2, 3), torch.rand(2, 4))
+
+
+def test_pca_reconstructor_matches_scikit_learn(low_rank_images):
+    x = low_rank_images
+    ours = PCAReconstructor(3).fit(x)
+    ref = PCA(3).fit(x.reshape(len(x), -1).numpy().astype(float))
+    expected = ref.inverse_transform(ref.transform(x.reshape(len(x), -1).numpy().astype(float)))
+    assert np.allclose(ours(x).reshape(len(x), -1).numpy(), expected, atol=1e-5)
+    assert ours.encode(x).shape == (512, 3)
+
+
+def test_pca_is_exact_on_data_of_its_rank(low_rank_images):
+    # mixtures of 4 patterns span a 4-dim affine space: PCA-4 rebuilds them exactly
+    x = low_rank_images
+    assert mse(x, PCAReconstructor(4).fit(x)(x)) < 1e-10
+    assert mse(x, PCAReconstructor(2).fit(x)(x)) > 1e-5
+
+
+def test_pca_reconstructor_checks_its_inputs(low_rank_images):
+    with pytest.raises(ValueError, match="fit"):
+        PCAReconstructor(2).encode(low_rank_images)
+    with pytest.raises(ValueError, match="at least"):
+        PCAReconstructor(100).fit(low_rank_images[:10])
+    with pytest.raises(ValueError):
+        PCAReconstructor(0)
+    with pytest.raises(ValueError, match="shape"):
+        PCAReconstructor(2).fit(low_rank_images).encode(torch.rand(3, 1, 4, 4))

@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from course_lib.models import ConvAutoencoder, MLPAutoencoder, count_parameters
+from course_lib.training import fit
+
+
+@pytest.mark.parametrize("model", [MLPAutoencoder(latent_dim=8), ConvAutoencoder(latent_dim=8)])
+def test_shapes_of_code_and_reconstruction(model):
+    x = torch.rand(5, 1, 28, 28)
+    z = model.encode(x)
+    assert z.shape == (5, 8)
+    x_hat = model.decode(z)
+    assert x_hat.shape == x.shape and 0 <= x_hat.min() and x_hat.max() <= 1
+    assert torch.allclose(model(x), x_hat)
+
+
+def test_mlp_layout_mirrors_the_encoder():
+    model = MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32, 16), latent_dim=4, output="linear")
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (64, 32), (32, 16), (16, 4), (4, 16), (16, 32), (32, 64)]
+    assert count_parameters(model) == sum(m.weight.numel() + m.bias.numel() for m in linears)
+
+
+@pytest.mark.parametrize("bad", [torch.rand(5, 784), torch.rand(5, 1, 27, 27),
+                                 torch.zeros(5, 1, 28, 28, dtype=torch.long)])
+def test_wrong_inputs_raise_value_error(bad):
+    for model in (MLPAutoencoder(), ConvAutoencoder()):
+        with pytest.raises(ValueError, match="expected|must"):
+            model(bad)
+
+
+def test_bad_constructor_arguments_raise_value_error():
+    with pytest.raises(ValueError):
+        MLPAutoencoder(latent_dim=0)
+    with pytest.raises(ValueError):
+        MLPAutoencoder(output="tanh")
+    with pytest.raises(ValueError, match="divisible by 4"):
+        ConvAutoencoder(input_shape=(1, 30, 30))
+    with pytest.raises(ValueError, match="z"):
+        MLPAutoencoder(latent_dim=4).decode(torch.rand(3, 5))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4),
+    lambda: ConvAutoencoder(input_shape=(1, 8, 8), channels=(8, 16), latent_dim=4),
+])
+def test_models_learn_structured_data(make, low_rank_images):
+    torch.manual_seed(0)
+    history = fit(make(), low_rank_images, num_epochs=15, batch_size=32, lr=3e-3, progress=False)
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0]

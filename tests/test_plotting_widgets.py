@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_lib import plotting, widgets
+from course_lib.training import History
+
+
+def test_every_plot_returns_its_figure():
+    x = torch.rand(12, 1, 28, 28)
+    h = History(train_loss=[1.0, 0.5, 0.2], val_loss=[1.1, 0.6, 0.3])
+    z, y = torch.randn(50, 2), torch.randint(0, 10, (50,))
+    figs = [plotting.show_reconstructions(x, x, n=8), plotting.plot_history({"ae": h}),
+            plotting.plot_latent_2d(z, y), plotting.bar_table({"a": 1.0, "b": 2.0}, "MSE"),
+            plotting.plot_latent_manifold(lambda c: torch.rand(len(c), 1, 28, 28), (-1, 1, -2, 2), n=4)]
+    assert all(isinstance(f, Figure) for f in figs)
+    assert len(figs[0].axes) == 16
+
+
+def test_latent_grid_puts_larger_z1_on_top_and_larger_z0_right():
+    codes = plotting.latent_grid(lambda c: c.reshape(len(c), 1, 1, 2), (0, 1, 0, 1), n=3)
+    grid = codes.reshape(3, 3, 2)
+    assert torch.allclose(grid[0, 0], torch.tensor([0.0, 1.0]))  # top left: z0 min, z1 max
+    assert torch.allclose(grid[2, 2], torch.tensor([1.0, 0.0]))
+
+
+def test_plots_reject_bad_inputs():
+    with pytest.raises(ValueError):
+        plotting.plot_latent_2d(torch.randn(5, 3), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError):
+        plotting.show_reconstructions(torch.rand(3, 1, 4, 4), torch.rand(2, 1, 4, 4))
+
+
+def test_latent_explorer_redraws_when_a_slider_moves():
+    decode = lambda z: z[:, :1, None, None].expand(-1, 1, 4, 4).clamp(0, 1)  # noqa: E731
+    box = widgets.latent_explorer(decode, (0.0, 1.0, 0.0, 1.0), start=(0.2, 0.5))
+    assert box.output.outputs  # the figure is shown inside the Output widget
+    assert np.allclose(box.artist.get_array(), 0.2)
+    box.sliders[0].value = 0.9
+    assert np.allclose(box.artist.get_array(), 0.9)
+    assert box.output.outputs
+    with pytest.raises(ValueError):
+        widgets.latent_explorer(decode, (1.0, 0.0, 0.0, 1.0))

@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+from course_lib import report
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch, tmp_path):
+    report.clear()
+    monkeypatch.setenv("COURSE_REPORT_FILE", str(tmp_path / "r.json"))
+    yield tmp_path / "r.json"
+    report.clear()
+
+
+def test_record_writes_the_report_file(fresh):
+    assert report.record("ae_test_mse", 0.0123, unit="MSE") == 0.0123
+    saved = json.loads(fresh.read_text())
+    assert saved["records"]["ae_test_mse"] == {"value": 0.0123, "unit": "MSE", "note": ""}
+
+
+@pytest.mark.parametrize("name,value", [("", 1.0), ("x", "abc"), ("x", float("nan"))])
+def test_record_rejects_bad_values(name, value):
+    with pytest.raises(ValueError):
+        report.record(name, value)
+
+
+def test_expect_enforces_only_when_asked(fresh):
+    assert report.expect("two is more than one", 2 > 1, enforce=True)
+    assert not report.expect("one is more than two", 1 > 2, enforce=False)
+    with pytest.raises(AssertionError, match="one is more than two"):
+        report.expect("one is more than two", 1 > 2, enforce=True)
+    claims = json.loads(fresh.read_text())["claims"]
+    assert [c["holds"] for c in claims] == [True, False, False]

@@ -1,0 +1,77 @@
+import warnings
+
+import pytest
+import torch
+
+from course_lib.models import MLPAutoencoder
+from course_lib.training import batch_indices, evaluate, fit, fit_cached, predict
+
+
+def _model():
+    torch.manual_seed(0)
+    return MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4)
+
+
+def test_fit_halves_the_loss_and_returns_its_history(low_rank_images):
+    x_train, x_val = low_rank_images[:448], low_rank_images[448:]
+    h = fit(_model(), x_train, x_val=x_val, num_epochs=12, batch_size=32, lr=3e-3, progress=False)
+    assert len(h.train_loss) == len(h.val_loss) == 13
+    assert h.val_loss[-1] < 0.5 * h.val_loss[0]
+    assert h.seconds > 0 and h.images_per_second > 0
+
+
+def test_fit_with_a_transform_learns_to_undo_it(low_rank_images):
+    def noisy(x, g):
+        return x + 0.1 * torch.randn(x.shape, generator=g)
+    model = _model()
+    before = evaluate(model, low_rank_images, transform=noisy)
+    fit(model, low_rank_images, transform=noisy, num_epochs=12, batch_size=32, lr=3e-3, progress=False)
+    assert evaluate(model, low_rank_images, transform=noisy) < 0.5 * before
+
+
+def test_fit_rejects_mismatched_or_bad_arguments(low_rank_images):
+    with pytest.raises(ValueError, match="as many targets"):
+        fit(_model(), low_rank_images, low_rank_images[:10], num_epochs=1, batch_size=8, lr=1e-3)
+    with pytest.raises(ValueError, match="num_epochs"):
+        fit(_model(), low_rank_images, num_epochs=0, batch_size=8, lr=1e-3)
+    with pytest.raises(ValueError):
+        list(batch_indices(10, 0))
+
+
+def test_batches_cover_every_item_once():
+    g = torch.Generator().manual_seed(0)
+    idx = torch.cat(batch_indices(103, 10, generator=g))
+    assert sorted(idx.tolist()) == list(range(103))
+
+
+def test_predict_matches_the_model_and_reaches_encode(low_rank_images):
+    model = _model()
+    assert torch.allclose(predict(model, low_rank_images, batch_size=100), model(low_rank_images))
+    assert predict(model, low_rank_images, method="encode").shape == (512, 4)
+
+
+def test_cache_returns_the_same_weights_without_training(tmp_path, low_rank_images):
+    kw = dict(num_epochs=3, batch_size=32, lr=3e-3, progress=False)
+    first = _model()
+    h1 = fit_cached(first, tmp_path, "ae", low_rank_images, **kw)
+    second = _model()
+    torch.nn.init.zeros_(second.encoder[1].weight)
+    h2 = fit_cached(second, tmp_path, "ae", low_rank_images, **kw)
+    assert h1 == h2
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+    fit_cached(_model(), tmp_path, "ae", low_rank_images, **{**kw, "lr": 1e-3})
+    assert len(list(tmp_path.glob("ae-*.pt"))) == 2  # a changed setting is a new entry
+
+
+def test_a_corrupt_cache_file_is_retrained_not_a_crash(tmp_path, low_rank_images):
+    kw = dict(num_epochs=2, batch_size=32, lr=3e-3, progress=False)
+    fit_cached(_model(), tmp_path, "ae", low_rank_images, **kw)
+    (path,) = tmp_path.glob("ae-*.pt")
+    path.write_bytes(b"not a checkpoint")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = fit_cached(_model(), tmp_path, "ae", low_rank_images, **kw)
+    assert any("unreadable" in str(w.message) for w in caught)
+    assert len(h.train_loss) == 3
+    assert torch.load(path, weights_only=True)["history"]["train_loss"] == h.train_loss
