@@ -123,6 +123,83 @@ class ConvAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm and ReLU; keeps height and width."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """Encoder-decoder with skip connections (Ronneberger et al., 2015), sized for a CPU.
+
+    Each encoder level halves height and width and widens the channels; the
+    decoder doubles them back and, when ``skips`` is true, concatenates the
+    encoder's feature map of the same size before convolving. With
+    ``skips=False`` it is the same network without the shortcuts: the control
+    that shows what they are for.
+
+    Args:
+        channels: feature channels per level, e.g. ``(16, 32, 64, 128)``; the
+            last is the bottleneck. Inputs need H and W divisible by
+            ``2 ** (len(channels) - 1)``.
+        output: ``"linear"`` (raw scores or values), ``"sigmoid"`` or
+            ``"clamp"`` (linear, clamped to [0, 1] at inference).
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, channels=(16, 32, 64, 128),
+                 skips: bool = True, output: str = "linear"):
+        super().__init__()
+        _check_positive(in_channels=in_channels, out_channels=out_channels,
+                        **{f"channels[{i}]": c for i, c in enumerate(channels)})
+        if len(channels) < 2:
+            raise ValueError(f"channels needs at least 2 levels, got {tuple(channels)}")
+        if output not in {"linear", "sigmoid", "clamp"}:
+            raise ValueError(f"output must be 'linear', 'sigmoid' or 'clamp', got {output!r}")
+        self.in_channels, self.channels, self.skips, self.output = in_channels, tuple(channels), skips, output
+        self.down = nn.ModuleList()
+        c_prev = in_channels
+        for c in channels:
+            self.down.append(_conv_block(c_prev, c))
+            c_prev = c
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for c_deep, c_skip in zip(channels[:0:-1], channels[-2::-1]):
+            self.up.append(nn.ConvTranspose2d(c_deep, c_skip, 2, stride=2))
+            self.merge.append(_conv_block(2 * c_skip if skips else c_skip, c_skip))
+        self.head = nn.Conv2d(channels[0], out_channels, 1)
+
+    @property
+    def multiple(self) -> int:
+        """Height and width of inputs must be multiples of this."""
+        return 2 ** (len(self.channels) - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"expected images (B, {self.in_channels}, H, W), got "
+                             f"{tuple(getattr(x, 'shape', ()))}")
+        h, w = x.shape[-2:]
+        if h % self.multiple or w % self.multiple:
+            raise ValueError(f"height and width must be multiples of {self.multiple} for "
+                             f"{len(self.channels)} levels, got {h}x{w}; pad or crop the input")
+        features = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))  # (B, channels[i], H/2^i, W/2^i)
+            features.append(x)
+        x = features.pop()                            # bottleneck (B, channels[-1], H/m, W/m)
+        for up, merge in zip(self.up, self.merge):
+            x = up(x)                                 # doubles H and W
+            x = merge(torch.cat([x, features.pop()], 1) if self.skips else x)
+        x = self.head(x)                              # (B, out_channels, H, W)
+        if self.output == "sigmoid":
+            return torch.sigmoid(x)
+        if self.output == "clamp" and not self.training:
+            return x.clamp(0.0, 1.0)
+        return x
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_lib.models import ConvAutoencoder, MLPAutoencoder, count_parameters
+from course_lib.models import ConvAutoencoder, MLPAutoencoder, UNet, count_parameters
 from course_lib.training import fit
 
 
@@ -50,3 +50,29 @@ def test_models_learn_structured_data(make, low_rank_images):
     torch.manual_seed(0)
     history = fit(make(), low_rank_images, num_epochs=15, batch_size=32, lr=3e-3, progress=False)
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+
+
+@pytest.mark.parametrize("skips", [True, False])
+def test_unet_keeps_the_image_size_and_maps_channels(skips):
+    net = UNet(in_channels=2, out_channels=5, channels=(4, 8, 16), skips=skips)
+    assert net(torch.rand(3, 2, 20, 28)).shape == (3, 5, 20, 28)
+
+
+def test_unet_without_skips_has_fewer_inputs_to_merge():
+    with_skips, without = UNet(channels=(4, 8, 16)), UNet(channels=(4, 8, 16), skips=False)
+    assert count_parameters(without) < count_parameters(with_skips)
+
+
+def test_unet_refuses_sizes_it_cannot_halve_with_a_clear_message():
+    with pytest.raises(ValueError, match="multiples of 4"):
+        UNet(channels=(4, 8, 16))(torch.rand(1, 1, 30, 28))
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        UNet()(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ValueError):
+        UNet(output="softmax")
+
+
+def test_unet_clamp_output_stays_in_range_at_inference():
+    net = UNet(channels=(4, 8), output="clamp").eval()
+    y = net(torch.randn(2, 1, 8, 8) * 100)
+    assert 0 <= y.min() and y.max() <= 1
