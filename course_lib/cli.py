@@ -50,7 +50,7 @@ def cmd_check(args) -> int:
     """Print versions, device, data folder, datasets present and what will fall back."""
     import torchvision.datasets as tvd
 
-    from .data import dataset_status
+    from .data import ECG5000_URL, dataset_status
 
     cfg = get_config()
     print(f"python        {platform.python_version()} ({sys.executable})")
@@ -60,17 +60,22 @@ def cmd_check(args) -> int:
     print(f"mode          {cfg.mode} (COURSE_FAST={os.environ.get('COURSE_FAST', '')!r})")
     print(f"data folder   {cfg.data_dir}")
     print(f"weights cache {cfg.cache_dir if cfg.use_cache else 'off'}")
-    online = False if cfg.offline or args.no_network else _reachable(tvd.MNIST.mirrors[0])
+    probe = not (cfg.offline or args.no_network)
+    online = probe and _reachable(tvd.MNIST.mirrors[0])
+    ucr_online = probe and _reachable(ECG5000_URL)
     print(f"network       {'dataset host reachable' if online else 'dataset host NOT reachable'}")
+    print(f"              {'UCR archive reachable' if ucr_online else 'UCR archive (ECG5000) NOT reachable'}")
     for name, present in dataset_status(cfg.data_dir).items():
-        state = "on disk" if present else ("will download" if online else "absent: offline fallback")
+        reachable = ucr_online if name == "ecg5000" else online
+        fallback = "offline fallback" + (" (generated ECG-like beats)" if name == "ecg5000" else "")
+        state = "on disk" if present else ("will download" if reachable else f"absent: {fallback}")
         print(f"  {name:<14} {state}")
     return 0
 
 
 def cmd_fetch(args) -> int:
     """Download every dataset the course uses into the data folder, checking checksums."""
-    from .data import DownloadError, dataset_status, fetch_mnist_family
+    from .data import DownloadError, dataset_status, fetch_dataset
 
     cfg = get_config()
     failed = 0
@@ -79,7 +84,7 @@ def cmd_fetch(args) -> int:
             print(f"{name:<14} already in {cfg.data_dir}")
             continue
         try:
-            fetch_mnist_family(name, cfg.data_dir, timeout=args.timeout)
+            fetch_dataset(name, cfg.data_dir, timeout=args.timeout)
             print(f"{name:<14} downloaded and verified")
         except (DownloadError, OSError) as e:
             failed += 1
@@ -104,7 +109,7 @@ def find_notebooks(paths: list[str]) -> list[Path]:
 class PeakMemory:
     """Polls the resident memory of this process's children (the kernel) in a thread."""
 
-    def __init__(self, interval: float = 0.2):
+    def __init__(self, interval: float = 0.5):
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 

@@ -19,9 +19,6 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import torch
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -35,6 +32,8 @@ def project_root() -> Path:
 
 def best_device() -> str:
     """CUDA, then Apple MPS, then CPU."""
+    import torch
+
     if torch.cuda.is_available():
         return "cuda"
     mps = getattr(torch.backends, "mps", None)
@@ -118,8 +117,11 @@ def get_config(environ: dict | None = None) -> Config:
     )
 
 
-def seed_everything(seed: int) -> torch.Generator:
+def seed_everything(seed: int):
     """Seed Python, NumPy and torch; return a torch generator with that seed."""
+    import numpy as np
+    import torch
+
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
