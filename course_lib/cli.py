@@ -190,6 +190,19 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_report(results: list[dict], out_dir: Path, mode: str) -> None:
+    """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
+    from .data import dataset_status
+    from .results import command_line, machine_info, markdown_report
+
+    cfg = get_config()
+    present = [name for name, ok in dataset_status(cfg.data_dir).items() if ok]
+    meta = {**machine_info(), "mode": mode, "command": command_line(),
+            "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})"}
+    (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
+    (out_dir / "results.md").write_text(markdown_report(results, meta))
+
+
 def cmd_run(args) -> int:
     """Execute notebooks headless, keep the executed copies, print the results table."""
     notebooks = find_notebooks(args.notebooks)
@@ -202,10 +215,9 @@ def cmd_run(args) -> int:
         results.append(run_notebook(path, out_dir, fast=not args.full, use_cache=not args.no_cache,
                                     timeout=args.timeout))
     table = format_table(results)
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    (out_dir / "results.txt").write_text(table + "\n")
     print(table)
-    print(f"executed notebooks and results in {out_dir}")
+    write_report(results, out_dir, mode)
+    print(f"executed notebooks, results.md and results.json in {out_dir}")
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
 

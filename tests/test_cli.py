@@ -21,19 +21,22 @@ def test_run_executes_a_notebook_and_collects_its_figures(tmp_path, capsys):
     code = cli.main(["run", str(nb), "--build-dir", str(tmp_path / "build")])
     assert code == 0
     results = json.loads((tmp_path / "build" / "fast" / "results.json").read_text())
-    (r,) = results
+    assert results["meta"]["mode"] == "fast" and results["meta"]["cores"] >= 1
+    (r,) = results["notebooks"]
     assert r["status"] == "ok" and r["records"]["answer"]["value"] == 42
     assert r["records"]["fast_flag"]["value"] == 1.0  # run defaults to fast mode
     assert r["peak_mb"] > 10 and r["wall_s"] > 0
     executed = nbformat.read(tmp_path / "build" / "fast" / "01_tiny.ipynb", as_version=4)
     assert executed.cells[0].execution_count == 1
     assert "answer=42 units" in capsys.readouterr().out
+    md = (tmp_path / "build" / "fast" / "results.md").read_text()
+    assert "| 01_tiny.ipynb | ok |" in md and "| answer | 42 | units |" in md
 
 
 def test_run_reports_a_failing_notebook(tmp_path):
     nb = _notebook(tmp_path / "02_broken.ipynb", "raise ValueError('boom')")
     assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
-    (r,) = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())
+    (r,) = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["notebooks"]
     assert r["status"] == "FAILED" and "boom" in r["error"]
 
 
