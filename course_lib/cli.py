@@ -221,6 +221,19 @@ def cmd_run(args) -> int:
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
 
+def cmd_sync(args) -> int:
+    """Write the Binder/Colab badge and set-up cells into every notebook (or check them)."""
+    from .hosting import repository, sync_notebook
+
+    repo = repository()
+    paths = sorted((project_root() / "notebooks").rglob("[0-9]*.ipynb"))
+    stale = [p for p in paths if ".ipynb_checkpoints" not in p.parts
+             and sync_notebook(p, repo, write=not args.check)]
+    for p in stale:
+        print(f"{'out of step' if args.check else 'updated'}: {p.relative_to(project_root())}")
+    return 1 if (args.check and stale) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aecourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -238,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where executed notebooks and results go (default: build/run)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     run.set_defaults(func=cmd_run)
+    sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address")
+    sync.add_argument("--check", action="store_true", help="only report notebooks out of step")
+    sync.set_defaults(func=cmd_sync)
     return parser
 
 

@@ -1,0 +1,81 @@
+"""Binder and Colab: the badges and the Colab set-up cell at the top of every notebook.
+
+The repository address lives in ONE place, ``[project.urls] Repository`` in
+pyproject.toml. ``aecourse sync-notebooks`` writes the badge cell and the set-up
+cell of every notebook from it; a test fails when a notebook is out of step.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from .config import project_root
+
+BADGES_TAG, SETUP_TAG = "course-badges", "course-setup"
+BRANCH = "main"
+
+
+def repository(root: Path | None = None) -> str:
+    """``owner/name`` of the GitHub repository named in pyproject.toml."""
+    pyproject = tomllib.loads(((root or project_root()) / "pyproject.toml").read_text())
+    url = pyproject["project"]["urls"]["Repository"]
+    m = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", url)
+    if not m:
+        raise ValueError(f"[project.urls] Repository must be https://github.com/OWNER/NAME, got {url!r}")
+    return m.group(1)
+
+
+def badges_markdown(repo: str, notebook: str) -> str:
+    """Open-in-Colab and Binder badges for ``notebook`` (a path relative to the repository)."""
+    colab = f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/{notebook}"
+    binder = f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?urlpath=lab/tree/{notebook}"
+    return (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
+            f"[![Launch Binder](https://mybinder.org/badge_logo.svg)]({binder})")
+
+
+def setup_source(repo: str) -> str:
+    """The first code cell: on Colab, install the course and fetch data; elsewhere, nothing."""
+    return (
+        "# On Google Colab: install the course library and fetch the datasets (about a minute).\n"
+        "# Anywhere else (your machine, Binder, JupyterHub) this cell does nothing.\n"
+        "import sys\n\n"
+        "if \"google.colab\" in sys.modules:\n"
+        "    import subprocess\n\n"
+        "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
+        f"                    \"aecourse @ git+https://github.com/{repo}@{BRANCH}\"], check=True)\n"
+        "    subprocess.run([\"aecourse\", \"fetch-data\"], check=False)"
+    )
+
+
+def _tagged(nb, tag: str) -> int | None:
+    for i, cell in enumerate(nb.cells):
+        if tag in cell.get("metadata", {}).get("tags", []):
+            return i
+    return None
+
+
+def sync_notebook(path: Path, repo: str, root: Path | None = None, write: bool = True) -> bool:
+    """Put the badge and set-up cells at the top of a notebook; True if it had to change."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    rel = Path(path).resolve().relative_to((root or project_root()).resolve()).as_posix()
+    wanted = [nbformat.v4.new_markdown_cell(badges_markdown(repo, rel)),
+              nbformat.v4.new_code_cell(setup_source(repo))]
+    for cell, tag in zip(wanted, (BADGES_TAG, SETUP_TAG)):
+        cell.metadata["tags"] = [tag]
+    current = [nb.cells[i] for i in (0, 1)] if len(nb.cells) > 1 else []
+    if [(c.cell_type, c.source, c.metadata.get("tags")) for c in current] == \
+            [(c.cell_type, c.source, c.metadata["tags"]) for c in wanted]:
+        return False
+    for tag in (BADGES_TAG, SETUP_TAG):
+        i = _tagged(nb, tag)
+        if i is not None:
+            wanted[(BADGES_TAG, SETUP_TAG).index(tag)].id = nb.cells[i].id
+            del nb.cells[i]
+    nb.cells[:0] = wanted
+    if write:
+        nbformat.write(nb, path)
+    return True

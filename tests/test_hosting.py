@@ -1,0 +1,51 @@
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import hosting
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("[0-9]*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def test_repository_comes_from_pyproject():
+    assert hosting.repository().count("/") == 1
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_starts_with_current_badges_and_setup_cell(path):
+    assert not hosting.sync_notebook(path, hosting.repository(), write=False), \
+        f"{path.name} is out of step: run `aecourse sync-notebooks`"
+    cells = json.loads(path.read_text())["cells"]
+    assert "colab-badge.svg" in "".join(cells[0]["source"])
+    assert f"notebooks/" in "".join(cells[0]["source"])
+
+
+def test_setup_cell_is_a_no_op_outside_colab():
+    assert "google.colab" not in sys.modules
+    namespace = {}
+    exec(hosting.setup_source("owner/name"), namespace)  # would pip install on Colab
+    assert "subprocess" not in namespace
+
+
+def test_sync_inserts_once_and_then_is_stable(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\n[project.urls]\n'
+                                             'Repository = "https://github.com/o/r"\n')
+    nb_path = tmp_path / "notebooks" / "01_x.ipynb"
+    nb_path.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title")]), nb_path)
+    repo = hosting.repository(tmp_path)
+    assert repo == "o/r"
+    assert hosting.sync_notebook(nb_path, repo, root=tmp_path)
+    assert not hosting.sync_notebook(nb_path, repo, root=tmp_path)
+    cells = nbformat.read(nb_path, as_version=4).cells
+    assert len(cells) == 3 and "o/r/blob/main/notebooks/01_x.ipynb" in cells[0].source
+
+
+def test_a_non_github_address_is_refused(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname="x"\n[project.urls]\nRepository = "ftp://x"\n')
+    with pytest.raises(ValueError, match="github"):
+        hosting.repository(tmp_path)
