@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
@@ -16,7 +17,7 @@ class PCAReconstructor:
         self.pca = PCA(n_components=latent_dim, random_state=seed)
         self.input_shape: tuple[int, ...] | None = None
 
-    def fit(self, x: torch.Tensor) -> "PCAReconstructor":
+    def fit(self, x: torch.Tensor) -> PCAReconstructor:
         """Fit on images (N, ...) with N >= latent_dim."""
         if not isinstance(x, torch.Tensor) or x.dim() < 2:
             raise ValueError(f"x must be a tensor (N, ...), got {getattr(x, 'shape', type(x))}")
@@ -51,3 +52,253 @@ class PCAReconstructor:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
+
+
+# --------------------------------------------------------------------------- anomaly detectors
+
+class AnomalyDetector:
+    """A scikit-learn novelty detector fitted on normal items; ``score`` is high for anomalies.
+
+    Wraps any estimator with ``fit`` and ``score_samples`` (high = normal), e.g.
+    ``IsolationForest``, ``OneClassSVM``, ``LocalOutlierFactor(novelty=True)``,
+    and flattens items (N, ...) to rows.
+    """
+
+    def __init__(self, estimator):
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "score_samples")):
+            raise ValueError(f"estimator needs fit and score_samples, got {type(estimator).__name__}")
+        self.estimator = estimator
+        self.input_shape: tuple[int, ...] | None = None
+
+    def _rows(self, x: torch.Tensor):
+        if not isinstance(x, torch.Tensor) or x.dim() < 2 or len(x) == 0:
+            raise ValueError(f"x must be a non-empty tensor (N, ...), got {getattr(x, 'shape', type(x))}")
+        if self.input_shape is not None and tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"expected items of shape {self.input_shape}, got {tuple(x.shape[1:])}")
+        return x.reshape(len(x), -1).double().numpy()
+
+    def fit(self, x_normal: torch.Tensor) -> AnomalyDetector:
+        """Fit on normal items only (N, ...)."""
+        rows = self._rows(x_normal)
+        self.input_shape = tuple(x_normal.shape[1:])
+        self.estimator.fit(rows)
+        return self
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly scores (N,): the estimator's ``-score_samples``."""
+        if self.input_shape is None:
+            raise ValueError("call fit() before score()")
+        return torch.from_numpy(-self.estimator.score_samples(self._rows(x))).float()
+
+
+class PCAErrorDetector:
+    """PCA fitted on normal items; the score is the mean squared reconstruction error."""
+
+    def __init__(self, latent_dim: int, seed: int = 0):
+        self.pca = PCAReconstructor(latent_dim, seed=seed)
+
+    def fit(self, x_normal: torch.Tensor) -> PCAErrorDetector:
+        """Fit on normal items only (N, ...)."""
+        self.pca.fit(x_normal)
+        return self
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """Anomaly scores (N,): mean squared error of the PCA reconstruction."""
+        return (x.float() - self.pca(x)).pow(2).flatten(1).mean(1)
+
+
+def anomaly_baselines(latent_dim: int, seed: int = 0, nu: float = 0.05,
+                      n_neighbors: int = 20) -> dict[str, object]:
+    """The classical detectors the course compares with, unfitted, by name."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.neighbors import LocalOutlierFactor
+    from sklearn.svm import OneClassSVM
+
+    if not 0.0 < nu <= 1.0 or n_neighbors < 1:
+        raise ValueError(f"need 0 < nu <= 1 and n_neighbors >= 1, got nu={nu}, n_neighbors={n_neighbors}")
+    return {f"PCA error (k={latent_dim})": PCAErrorDetector(latent_dim, seed=seed),
+            "Isolation Forest": AnomalyDetector(IsolationForest(random_state=seed)),
+            "One-Class SVM": AnomalyDetector(OneClassSVM(nu=nu, gamma="scale")),
+            "LOF": AnomalyDetector(LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True))}
+
+
+# --------------------------------------------------------------------------- classical denoisers (chapter 03)
+
+def _per_image(x: torch.Tensor, fn) -> torch.Tensor:
+    """Apply ``fn`` to each image of (B, C, H, W) as an (H, W, C) array; same shape back."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"expected a batch of images (B, C, H, W), got {tuple(getattr(x, 'shape', ()))}")
+    a = x.detach().cpu().double().numpy().transpose(0, 2, 3, 1)  # (B, H, W, C)
+    out = np.stack([fn(img).reshape(img.shape) for img in a])
+    return torch.from_numpy(out.transpose(0, 3, 1, 2).copy()).float()
+
+
+def gaussian_filter(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Gaussian blur of each image (scipy.ndimage), ``sigma`` in pixels."""
+    from scipy import ndimage
+
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    return _per_image(x, lambda img: ndimage.gaussian_filter(img, sigma=(sigma, sigma, 0)))
+
+
+def median_filter(x: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """Median of each ``size`` x ``size`` neighbourhood (scipy.ndimage)."""
+    from scipy import ndimage
+
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    return _per_image(x, lambda img: ndimage.median_filter(img, size=(size, size, 1)))
+
+
+def nl_means(x: torch.Tensor, h: float = 0.3, patch_size: int = 3, patch_distance: int = 5) -> torch.Tensor:
+    """Non-local means (scikit-image): averages pixels whose surrounding patches look alike."""
+    from skimage.restoration import denoise_nl_means
+
+    if h <= 0:
+        raise ValueError(f"h must be positive, got {h}")
+    return _per_image(x, lambda img: denoise_nl_means(
+        img, h=h, patch_size=patch_size, patch_distance=patch_distance, channel_axis=-1, fast_mode=True))
+
+
+def tv_denoise(x: torch.Tensor, weight: float = 0.2) -> torch.Tensor:
+    """Total-variation denoising (scikit-image's Chambolle): flat regions, kept edges."""
+    from skimage.restoration import denoise_tv_chambolle
+
+    if weight <= 0:
+        raise ValueError(f"weight must be positive, got {weight}")
+    return _per_image(x, lambda img: denoise_tv_chambolle(img, weight=weight, channel_axis=-1))
+
+
+CLASSICAL_FILTERS = {"Gaussian": gaussian_filter, "median": median_filter,
+                     "non-local means": nl_means, "total variation": tv_denoise}
+
+
+class IntensityCorrection:
+    """A monotone map of pixel values (scikit-learn's isotonic regression), output in [0, 1].
+
+    Clipped noise shifts the mean of dark pixels up; fitted on validation pairs
+    (filtered, clean) it undoes that shift, making a classical filter a fairer rival.
+    """
+
+    def __init__(self, max_pixels: int = 200_000, seed: int = 0):
+        from sklearn.isotonic import IsotonicRegression
+
+        if max_pixels < 2:
+            raise ValueError(f"max_pixels must be at least 2, got {max_pixels}")
+        self.max_pixels, self.seed = max_pixels, seed
+        self.iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        self.fitted = False
+
+    def fit(self, y: torch.Tensor, x: torch.Tensor) -> IntensityCorrection:
+        """Fit on filtered images ``y`` and the clean images ``x`` they came from."""
+        if not isinstance(y, torch.Tensor) or not isinstance(x, torch.Tensor) or y.shape != x.shape:
+            raise ValueError(f"y and x must be tensors of the same shape, got "
+                             f"{tuple(getattr(y, 'shape', ()))} and {tuple(getattr(x, 'shape', ()))}")
+        g = torch.Generator().manual_seed(self.seed)
+        idx = torch.randperm(y.numel(), generator=g)[:self.max_pixels]
+        self.iso.fit(y.flatten()[idx].double().numpy(), x.flatten()[idx].double().numpy())
+        self.fitted = True
+        return self
+
+    def __call__(self, y: torch.Tensor) -> torch.Tensor:
+        if not self.fitted:
+            raise ValueError("call fit() before applying the correction")
+        values = self.iso.predict(y.flatten().double().numpy())
+        return torch.from_numpy(values).float().reshape(y.shape)
+
+
+# ------------------------------------------------------------------------- classical inpainting (chapter 04)
+
+def _check_inpainting(x_masked: torch.Tensor, mask: torch.Tensor) -> None:
+    if not isinstance(x_masked, torch.Tensor) or x_masked.dim() != 4:
+        raise ValueError(f"expected images (B, C, H, W), got {tuple(getattr(x_masked, 'shape', ()))}")
+    if not isinstance(mask, torch.Tensor) or mask.shape != (len(x_masked), 1, *x_masked.shape[2:]):
+        raise ValueError(f"expected a mask of shape {(len(x_masked), 1, *x_masked.shape[2:])}, got "
+                         f"{tuple(getattr(mask, 'shape', ()))}")
+
+
+def biharmonic_inpaint(x_masked: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill the pixels where ``mask`` is 1 by scikit-image's biharmonic inpainting, image by image."""
+    from skimage.restoration import inpaint_biharmonic
+
+    _check_inpainting(x_masked, mask)
+    a = x_masked.detach().cpu().double().numpy().transpose(0, 2, 3, 1)  # (B, H, W, C)
+    holes = mask.detach().cpu().numpy()[:, 0] > 0.5
+    out = np.stack([inpaint_biharmonic(img, hole, channel_axis=-1) if hole.any() else img
+                    for img, hole in zip(a, holes, strict=True)])
+    return torch.from_numpy(out.transpose(0, 3, 1, 2).copy()).float().clamp(0, 1)
+
+
+def mean_fill(x_masked: torch.Tensor, mask: torch.Tensor, mean_image: torch.Tensor) -> torch.Tensor:
+    """Fill the pixels where ``mask`` is 1 with ``mean_image`` (C, H, W), e.g. the training mean."""
+    _check_inpainting(x_masked, mask)
+    if not isinstance(mean_image, torch.Tensor) or mean_image.shape != x_masked.shape[1:]:
+        raise ValueError(f"mean_image must have shape {tuple(x_masked.shape[1:])}, got "
+                         f"{tuple(getattr(mean_image, 'shape', ()))}")
+    return x_masked * (1 - mask) + mean_image * mask
+
+
+# ----------------------------------------------------------------------- classical segmentation (chapter 05)
+
+def _ink_crop(img: np.ndarray, side: int) -> np.ndarray:
+    """The bounding box of the non-zero pixels of ``img``, resized to ``side`` x ``side``."""
+    from skimage.transform import resize
+
+    rows, cols = np.nonzero(img)
+    crop = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return resize(crop, (side, side), anti_aliasing=True).ravel()
+
+
+class BlobSegmenter:
+    """Otsu threshold, connected blobs, and each blob's digit by a nearest class centroid.
+
+    The classical pipeline: foreground by Otsu's threshold (scikit-image), blobs
+    by connected components, and a scikit-learn ``NearestCentroid`` fitted on
+    single digits' ink crops names each blob. Touching digits merge into one blob.
+    """
+
+    def __init__(self, side: int = 16):
+        from sklearn.neighbors import NearestCentroid
+
+        if not isinstance(side, int) or side < 4:
+            raise ValueError(f"side must be an int >= 4, got {side!r}")
+        self.side = side
+        self.classifier = NearestCentroid()
+        self.fitted = False
+
+    def fit(self, digits_x: torch.Tensor, digits_y: torch.Tensor) -> BlobSegmenter:
+        """Fit the centroids on single digits (N, 1, H, W) and their labels 0..9."""
+        if not isinstance(digits_x, torch.Tensor) or digits_x.dim() != 4 or len(digits_x) != len(digits_y):
+            raise ValueError(f"expected digits (N, 1, H, W) and N labels, got "
+                             f"{tuple(getattr(digits_x, 'shape', ()))} and {len(digits_y)} labels")
+        a = digits_x[:, 0].numpy()
+        keep = [i for i in range(len(a)) if a[i].max() > 0]
+        self.classifier.fit(np.stack([_ink_crop(a[i], self.side) for i in keep]), digits_y.numpy()[keep])
+        self.fitted = True
+        return self
+
+    def foreground(self, x: torch.Tensor) -> torch.Tensor:
+        """Otsu's threshold of each image (B, 1, H, W): a boolean mask (B, H, W)."""
+        from skimage.filters import threshold_otsu
+
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1:
+            raise ValueError(f"expected images (B, 1, H, W), got {tuple(getattr(x, 'shape', ()))}")
+        a = x[:, 0].numpy()
+        return torch.from_numpy(np.stack([img > threshold_otsu(img) for img in a]))
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Labels (B, H, W): 0 for background, digit + 1 on each blob."""
+        from skimage.measure import label
+
+        if not self.fitted:
+            raise ValueError("call fit() before predict()")
+        fg = self.foreground(x).numpy()
+        out = np.zeros(fg.shape, dtype=np.int64)
+        for i, (img, mask) in enumerate(zip(x[:, 0].numpy(), fg, strict=True)):
+            blobs = label(mask, connectivity=2)
+            for b in range(1, blobs.max() + 1):
+                where = blobs == b
+                digit = self.classifier.predict(_ink_crop(img * where, self.side)[None])[0]
+                out[i][where] = digit + 1
+        return torch.from_numpy(out)

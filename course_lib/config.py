@@ -80,7 +80,7 @@ class Config:
         """A chapter-specific size: ``full`` normally, ``fast`` in fast mode."""
         return fast if self.fast else full
 
-    def replace(self, **changes) -> "Config":
+    def replace(self, **changes) -> Config:
         """A copy with some fields changed."""
         return replace(self, **changes)
 

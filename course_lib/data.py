@@ -11,13 +11,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
-import socket
 import sys
 import threading
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -117,7 +117,7 @@ def download(url: str, dest: Path, *, checksum: tuple[str, str] | None = None,
         _run_with_deadline(fetch, timeout)
     except DownloadError:
         raise DownloadError(f"download of {url} gave up after {timeout:g} s") from None
-    except (OSError, ValueError, socket.timeout) as e:
+    except (TimeoutError, OSError, ValueError) as e:
         part.unlink(missing_ok=True)
         raise DownloadError(f"download of {url} failed: {e}") from e
     if checksum is not None:
@@ -303,4 +303,254 @@ def dataset_status(data_dir: Path) -> dict[str, bool]:
         cls = _torchvision_class(name)
         raw = Path(data_dir) / cls.__name__ / "raw"
         status[name] = all((raw / f.removesuffix(".gz")).exists() for f, _ in cls.resources)
+    status["ecg5000"] = all((Path(data_dir) / "ECG5000" / f).exists() for f in ECG5000_FILES)
     return status
+
+
+# --------------------------------------------------------------------------- ECG5000
+
+ECG5000_URL = "https://www.timeseriesclassification.com/aeon-toolkit/ECG5000.zip"
+ECG5000_TRAIN_SHA256 = "a5940ecbe2130d77470afeea7c5fd67812db83bdbbf0f4c1b1d6af6e77175ab1"
+ECG5000_FILES = ("ECG5000_TRAIN.txt", "ECG5000_TEST.txt")
+ECG_CLASSES = ("normal", "R-on-T premature ventricular contraction",
+               "premature ventricular contraction", "supraventricular premature or ectopic beat",
+               "unclassified beat")
+GENERATED_ECG_CLASSES = ("normal", "wide inverted QRS", "ST elevation", "early beat", "noise burst")
+BEAT_LENGTH = 140
+
+
+class Beats(NamedTuple):
+    """Heartbeats ``x`` of shape (N, 1, 140) and their classes ``y`` (N,): 1 = normal, 2-5 anomalous."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def is_anomaly(self) -> torch.Tensor:
+        """Anomaly labels (N,): 1 for every class but 1 (normal), 0 for normal beats."""
+        return anomaly_labels(self.y)
+
+
+def anomaly_labels(y: torch.Tensor) -> torch.Tensor:
+    """Map ECG5000 classes 1-5 to anomaly labels: class 1 (normal) -> 0, classes 2-5 -> 1."""
+    if not isinstance(y, torch.Tensor) or y.dim() != 1:
+        raise ValueError(f"y must be a 1-D tensor of classes, got {getattr(y, 'shape', type(y))}")
+    if len(y) and (y.min() < 1 or y.max() > 5):
+        raise ValueError(f"ECG5000 classes are 1-5, got values from {y.min()} to {y.max()}")
+    return (y != 1).long()
+
+
+def parse_ucr(text: str, length: int = BEAT_LENGTH) -> Beats:
+    """Parse UCR text format: one series a line, the class first, then ``length`` values."""
+    try:
+        rows = np.array([line.split() for line in text.strip().splitlines() if line.strip()],
+                        dtype=np.float64)
+    except ValueError as e:
+        raise ValueError(f"UCR text must be numbers separated by whitespace: {e}") from None
+    if rows.ndim != 2 or rows.shape[1] != length + 1:
+        raise ValueError(f"expected rows of 1 class + {length} values, got shape {rows.shape}")
+    labels = rows[:, 0]
+    if not np.all(labels == np.round(labels)):
+        raise ValueError("the first column (the class) must hold whole numbers")
+    x = torch.from_numpy(rows[:, 1:]).float().unsqueeze(1)  # (N, 1, length)
+    return Beats(x, torch.from_numpy(labels).long())
+
+
+def _read_ecg5000(data_dir: Path) -> tuple[Beats, Beats]:
+    """Read both ECG5000 files from ``data_dir/ECG5000``; FileNotFoundError if one is missing."""
+    folder = Path(data_dir) / "ECG5000"
+    train, test = (parse_ucr((folder / name).read_text()) for name in ECG5000_FILES)
+    return train, test
+
+
+def fetch_ecg5000(data_dir: Path, timeout: float = 30.0, url: str = ECG5000_URL,
+                  train_sha256: str = ECG5000_TRAIN_SHA256) -> Path:
+    """Download the UCR archive's ECG5000 zip, check the TRAIN file's sha256, keep both text files.
+
+    A mismatch raises ``ChecksumError`` and keeps nothing; files already on
+    disk are left alone (they are not checked: only downloads are).
+    """
+    import zipfile
+
+    folder = Path(data_dir) / "ECG5000"
+    if all((folder / name).exists() for name in ECG5000_FILES):
+        return folder
+    archive = download(url, folder / "ECG5000.zip", timeout=timeout)
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = {Path(m).name: m for m in z.namelist()}
+            missing = [name for name in ECG5000_FILES if name not in members]
+            if missing:
+                raise DownloadError(f"{url} does not contain {', '.join(missing)}")
+            contents = {name: z.read(members[name]) for name in ECG5000_FILES}
+    except zipfile.BadZipFile as e:
+        raise DownloadError(f"{url} is not a readable zip archive: {e}") from e
+    finally:
+        archive.unlink(missing_ok=True)
+    got = hashlib.sha256(contents[ECG5000_FILES[0]]).hexdigest()
+    if got != train_sha256:
+        raise ChecksumError(f"{url}: ECG5000_TRAIN.txt expected sha256 {train_sha256}, got {got}; "
+                            f"file refused")
+    for blob in contents.values():
+        parse_ucr(blob.decode("ascii"))  # refuse files that are not UCR text before keeping them
+    for name, blob in contents.items():
+        part = folder / (name + ".part")
+        part.write_bytes(blob)
+        part.replace(folder / name)
+    return folder
+
+
+def _bump(t: np.ndarray, centre: np.ndarray, width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """Gaussian bumps, one per row: (N, 1) parameters over time points (L,) -> (N, L)."""
+    return height * np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+
+def generated_ecg(n: int, anomaly_share: float = 0.4, seed: int = 0,
+                  length: int = BEAT_LENGTH) -> Beats:
+    """``n`` ECG-like beats (P, QRS, T waves as Gaussian bumps), z-normalised like ECG5000.
+
+    Class 1 is normal; classes 2-5 (``GENERATED_ECG_CLASSES``) are injected
+    anomalies: a wide inverted QRS, an ST elevation, an early beat, a noise burst.
+    """
+    if n < 1 or not 0.0 <= anomaly_share <= 1.0 or length < 40:
+        raise ValueError(f"need n >= 1, 0 <= anomaly_share <= 1 and length >= 40, got n={n}, "
+                         f"anomaly_share={anomaly_share}, length={length}")
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, length)
+    y = np.where(rng.random(n) < anomaly_share, rng.integers(2, 6, n), 1)
+    jitter = lambda scale: rng.normal(0.0, scale, (n, 1))  # noqa: E731
+    shift = jitter(0.005) - np.where(y == 4, 0.12, 0.0)[:, None]  # class 4: the beat comes early
+    r_sign = np.where(y == 2, -0.7, 1.0)[:, None]                # class 2: inverted, wide QRS
+    r_width = np.where(y == 2, 0.035, 0.012)[:, None]
+    x = (_bump(t, 0.22 + shift, 0.025, 0.15 + jitter(0.02))
+         + _bump(t, 0.33 + shift, 0.008, -0.12 + jitter(0.02))
+         + _bump(t, 0.36 + shift, r_width, r_sign * (1.0 + jitter(0.08)))
+         + _bump(t, 0.39 + shift, 0.01, -0.25 + jitter(0.03))
+         + _bump(t, 0.62 + shift, 0.05, 0.3 + jitter(0.04)))
+    st = (y == 3)[:, None] & (t > 0.41 + shift) & (t < 0.58 + shift)
+    x = x + 0.45 * st                                            # class 3: raised ST segment
+    burst = (y == 5)[:, None] & (np.abs(t - rng.uniform(0.5, 0.9, (n, 1))) < 0.06)
+    x = x + burst * rng.normal(0.0, 0.35, (n, length))           # class 5: a burst of noise
+    x = x + rng.normal(0.0, 0.02, (n, length))
+    x = (x - x.mean(1, keepdims=True)) / x.std(1, keepdims=True)
+    return Beats(torch.from_numpy(x).float().unsqueeze(1), torch.from_numpy(y).long())
+
+
+@dataclass(frozen=True)
+class ECGSplits:
+    """ECG5000 split for anomaly detection; the test split is never used to choose anything.
+
+    ``train`` and ``val`` hold normal beats of the TRAIN file only (val sets the
+    threshold); ``test`` is the whole TEST file; ``train_anomalous`` keeps the
+    TRAIN file's anomalous beats, which the chapter does not train on.
+    """
+
+    train: Beats
+    val: Beats
+    test: Beats
+    train_anomalous: Beats
+    source: str
+    is_real: bool
+    classes: tuple[str, ...]
+    name: str = "ecg5000"
+
+    def describe(self) -> str:
+        """One line: source, split sizes and the test set's share of anomalies."""
+        share = self.test.is_anomaly.float().mean().item()
+        return (f"{self.name} from {self.source}: train {len(self.train)} normal beats, "
+                f"val {len(self.val)} normal beats, test {len(self.test)} beats "
+                f"({share:.0%} anomalous), beat shape {tuple(self.train.x.shape[1:])}")
+
+
+def split_normal_beats(train_file: Beats, test_file: Beats, cfg: Config,
+                       val_share: float = 0.2) -> tuple[Beats, Beats, Beats, Beats]:
+    """Train/val from the TRAIN file's normal beats (seeded); the TEST file capped to cfg.n_test."""
+    if not 0.0 < val_share < 1.0:
+        raise ValueError(f"val_share must be between 0 and 1, got {val_share}")
+    normal = (train_file.y == 1).nonzero().squeeze(1)
+    if len(normal) < 4:
+        raise ValueError(f"need at least 4 normal beats in the TRAIN file, got {len(normal)}")
+    g = torch.Generator().manual_seed(cfg.seed)
+    normal = normal[torch.randperm(len(normal), generator=g)]
+    n_val = max(2, int(round(val_share * len(normal))))
+    val_idx, train_idx = normal[:n_val], normal[n_val:n_val + cfg.n_train]
+    test_idx = torch.randperm(len(test_file), generator=g)[:cfg.n_test].sort().values
+    take = lambda d, i: Beats(d.x[i].contiguous(), d.y[i].contiguous())  # noqa: E731
+    anomalous = (train_file.y != 1).nonzero().squeeze(1)
+    return (take(train_file, train_idx), take(train_file, val_idx), take(test_file, test_idx),
+            take(train_file, anomalous))
+
+
+def _try_fetch_ecg(cfg: Config) -> bool:
+    if cfg.offline:
+        return False
+    try:
+        fetch_ecg5000(cfg.data_dir, timeout=cfg.download_timeout, url=ECG5000_URL)
+        return True
+    except (DownloadError, OSError, ValueError) as e:
+        announce_once("download-ecg5000", f"[course_lib] could not download ecg5000: {e}")
+        return False
+
+
+def load_ecg5000(cfg: Config) -> ECGSplits:
+    """ECG5000 heartbeats: disk (as is, unchecked), then download (checked), then generated beats."""
+    folder = cfg.data_dir / "ECG5000"
+    try:
+        train_file, test_file = _read_ecg5000(cfg.data_dir)
+        source = str(folder)
+    except FileNotFoundError:
+        if _try_fetch_ecg(cfg):
+            train_file, test_file = _read_ecg5000(cfg.data_dir)
+            source = f"{folder} (downloaded)"
+        else:
+            return _ecg_fallback(cfg)
+    parts = split_normal_beats(train_file, test_file, cfg)
+    return ECGSplits(*parts, source=source, is_real=True, classes=ECG_CLASSES)
+
+
+def _ecg_fallback(cfg: Config) -> ECGSplits:
+    what = "generated ECG-like beats with injected, labelled anomalies"
+    announce_once("fallback-ecg5000", (
+        f"[course_lib] ECG5000 is not in {cfg.data_dir} and could not be downloaded: using "
+        f"{what} instead. Figures will differ from the real dataset's; run "
+        f"`aecourse fetch-data` online to get the real one."))
+    train_file = generated_ecg(500, seed=cfg.seed)
+    test_file = generated_ecg(1000, seed=cfg.seed + 1)
+    parts = split_normal_beats(train_file, test_file, cfg)
+    return ECGSplits(*parts, source=f"offline fallback: {what}", is_real=False,
+                     classes=GENERATED_ECG_CLASSES)
+
+
+def fetch_dataset(name: str, data_dir: Path, timeout: float = 30.0) -> Path:
+    """Download one of ``dataset_status``'s datasets into ``data_dir``."""
+    if name == "ecg5000":
+        return fetch_ecg5000(data_dir, timeout=timeout, url=ECG5000_URL, train_sha256=ECG5000_TRAIN_SHA256)
+    return fetch_mnist_family(name, data_dir, timeout=timeout)
+
+
+# --------------------------------------------------------------------------- bundled photos (chapter 03)
+
+# scikit-image's bundled photos whose docstrings say CC0 or public domain
+PUBLIC_DOMAIN_PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "clock")
+
+
+def bundled_photo(name: str, grey: bool = True, scale: float = 0.5) -> torch.Tensor:
+    """One of scikit-image's CC0 / public-domain photos as a (C, H, W) tensor in [0, 1]."""
+    import skimage.data
+    from skimage.color import rgb2gray
+    from skimage.transform import rescale
+
+    if name not in PUBLIC_DOMAIN_PHOTOS:
+        raise ValueError(f"name must be one of {PUBLIC_DOMAIN_PHOTOS}, got {name!r}")
+    if not 0 < scale <= 1:
+        raise ValueError(f"scale must be in (0, 1], got {scale}")
+    img = getattr(skimage.data, name)().astype(np.float64)
+    img = img / 255.0 if img.max() > 1 else img
+    if img.ndim == 3:
+        img = rgb2gray(img[..., :3]) if grey else img[..., :3]
+    img = rescale(img, scale, anti_aliasing=True, channel_axis=-1 if img.ndim == 3 else None)
+    t = torch.from_numpy(np.clip(img, 0, 1)).float()
+    return t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1).contiguous()

@@ -8,8 +8,9 @@ cell of every notebook from it; a test fails when a notebook is out of step.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from .config import project_root
 

@@ -38,3 +38,97 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     with np.errstate(divide="ignore"):
         values = [peak_signal_noise_ratio(ai, bi, data_range=data_range) for ai, bi in zip(a, b)]
     return float(np.mean(np.minimum(values, 100.0)))
+
+
+def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float:
+    """Mean SSIM over a batch of images (B, C, H, W) (scikit-image's structural_similarity, per image)."""
+    from skimage.metrics import structural_similarity
+
+    _check_same(x, x_hat)
+    if x.dim() != 4 or min(x.shape[-2:]) < 7:
+        raise ValueError(f"expected images (B, C, H, W) with H, W >= 7, got {tuple(x.shape)}")
+    if data_range <= 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+    a, b = x.detach().cpu().double().numpy(), x_hat.detach().cpu().double().numpy()
+    values = [structural_similarity(ai, bi, data_range=data_range, channel_axis=0)
+              for ai, bi in zip(a, b)]
+    return float(np.mean(values))
+
+
+# --------------------------------------------------------------------------- inside a mask (chapter 04)
+
+def _check_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> None:
+    _check_same(x, x_hat)
+    if x.dim() != 4 or not isinstance(mask, torch.Tensor) or mask.shape != (len(x), 1, *x.shape[2:]):
+        raise ValueError(f"expected images (B, C, H, W) and a mask (B, 1, H, W), got "
+                         f"{tuple(x.shape)} and {tuple(getattr(mask, 'shape', ()))}")
+    if (mask.flatten(1).sum(1) == 0).any():
+        raise ValueError("every mask needs at least one masked pixel")
+
+
+def mse_in_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of each image over the pixels where ``mask`` is 1: shape (B,)."""
+    _check_mask(x, x_hat, mask)
+    m = mask.float().expand_as(x)
+    return ((x.float() - x_hat.float()).pow(2) * m).flatten(1).sum(1) / m.flatten(1).sum(1)
+
+
+def psnr_in_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean PSNR in dB (images in [0, 1]) over the masked pixels of each image; capped at 100 dB."""
+    per_image = 10 * torch.log10(1.0 / mse_in_mask(x, x_hat, mask).clamp_min(1e-10))
+    return per_image.clamp(max=100.0).mean().item()
+
+
+# --------------------------------------------------------------------------- segmentation (chapter 05)
+
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Pixel counts (num_classes, num_classes): row = true label, column = predicted label."""
+    if not isinstance(y_true, torch.Tensor) or not isinstance(y_pred, torch.Tensor) \
+            or y_true.shape != y_pred.shape or y_true.is_floating_point() or y_pred.is_floating_point():
+        raise ValueError(f"expected two integer label tensors of the same shape, got "
+                         f"{tuple(getattr(y_true, 'shape', ()))} and {tuple(getattr(y_pred, 'shape', ()))}")
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
+        if y.numel() and (y.min() < 0 or y.max() >= num_classes):
+            raise ValueError(f"{name} must hold labels in 0..{num_classes - 1}, got {y.min()}..{y.max()}")
+    flat = y_true.flatten().long() * num_classes + y_pred.flatten().long()
+    return torch.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def _check_cm(cm: torch.Tensor) -> torch.Tensor:
+    if not isinstance(cm, torch.Tensor) or cm.dim() != 2 or cm.shape[0] != cm.shape[1]:
+        raise ValueError(f"expected a square confusion matrix, got {tuple(getattr(cm, 'shape', ()))}")
+    return cm.double()
+
+
+def iou_per_class(cm: torch.Tensor) -> torch.Tensor:
+    """Intersection over union of each class, TP / (TP + FP + FN); NaN for a class never seen."""
+    cm = _check_cm(cm)
+    tp = cm.diag()
+    union = cm.sum(0) + cm.sum(1) - tp
+    return torch.where(union > 0, tp / union.clamp_min(1), torch.nan)
+
+
+def dice_per_class(cm: torch.Tensor) -> torch.Tensor:
+    """Dice (F1) of each class, 2 TP / (2 TP + FP + FN); NaN for a class never seen."""
+    cm = _check_cm(cm)
+    tp = cm.diag()
+    total = cm.sum(0) + cm.sum(1)
+    return torch.where(total > 0, 2 * tp / total.clamp_min(1), torch.nan)
+
+
+def pixel_accuracy(cm: torch.Tensor) -> float:
+    """Share of pixels whose predicted label is right."""
+    cm = _check_cm(cm)
+    return (cm.diag().sum() / cm.sum().clamp_min(1)).item()
+
+
+def segmentation_scores(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int,
+                        ignore: tuple[int, ...] = (0,)) -> dict:
+    """IoU and Dice per class, their means over the classes not in ``ignore``, and pixel accuracy."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    iou, dice = iou_per_class(cm), dice_per_class(cm)
+    keep = [c for c in range(num_classes) if c not in ignore]
+    return {"confusion": cm, "iou": iou, "dice": dice, "mean_iou": iou[keep].nanmean().item(),
+            "mean_dice": dice[keep].nanmean().item(), "pixel_accuracy": pixel_accuracy(cm)}

@@ -203,3 +203,49 @@ class UNet(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class Conv1dAutoencoder(nn.Module):
+    """Convolutional autoencoder for series (B, C, L) with L divisible by 4, e.g. heartbeats (B, 1, 140).
+
+    Two stride-2 convolutions shorten the series twice, a linear layer makes the
+    code, and transposed convolutions undo it all. The output is linear: beats
+    are z-normalised, not confined to [0, 1].
+    """
+
+    def __init__(self, input_shape=(1, 140), channels=(16, 32), latent_dim: int = 8):
+        super().__init__()
+        c, length = input_shape
+        _check_positive(channels_in=c, length=length, latent_dim=latent_dim, c1=channels[0],
+                        c2=channels[1])
+        if length % 4:
+            raise ValueError(f"the series length must be divisible by 4, got {length}")
+        c1, c2 = channels
+        self.input_shape = (c, length)
+        self.latent_dim = latent_dim
+        flat = (c2, length // 4)
+        self.encoder = nn.Sequential(
+            nn.Conv1d(c, c1, 5, stride=2, padding=2), nn.ReLU(),   # (B, c1, L/2)
+            nn.Conv1d(c1, c2, 5, stride=2, padding=2), nn.ReLU(),  # (B, c2, L/4)
+            nn.Flatten(),                                          # (B, c2*L/4)
+            nn.Linear(math.prod(flat), latent_dim),                # (B, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, math.prod(flat)), nn.ReLU(),
+            nn.Unflatten(1, flat),                                          # (B, c2, L/4)
+            nn.ConvTranspose1d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, L/2)
+            nn.ConvTranspose1d(c1, c, 4, stride=2, padding=1),              # (B, C, L)
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Series (B, C, L) -> code (B, latent_dim)."""
+        check_images(x, self.input_shape)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Code (B, latent_dim) -> reconstruction (B, C, L)."""
+        check_images(z, (self.latent_dim,), name="z")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -119,5 +119,184 @@ def bar_table(values: Mapping[str, float], ylabel: str, title: str = "") -> Figu
     ax.bar_label(bars, fmt="%.4g", fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def line_panels(xs: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]],
+                xlabel: str, logx: bool = False) -> Figure:
+    """Side-by-side panels (title -> {series name -> y values over ``xs``}) with markers."""
+    if not panels or any(len(v) != len(xs) for p in panels.values() for v in p.values()):
+        raise ValueError(f"every series needs one value per x ({len(xs)} xs)")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        for i, (name, ys) in enumerate(series.items()):
+            ax.plot(xs, [np.nan if y is None else y for y in ys], "o-", color=f"C{i}", label=name, ms=4)
+        if logx:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(list(xs), [f"{x:g}" for x in xs])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- anomaly detection
+
+def _scores_and_labels(scores, y_anomaly) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(torch.as_tensor(scores).detach().cpu(), dtype=np.float64)
+    y = np.asarray(torch.as_tensor(y_anomaly).detach().cpu()).astype(int)
+    if s.ndim != 1 or s.shape != y.shape or not set(np.unique(y)) <= {0, 1} or len(s) < 2:
+        raise ValueError(f"expected scores (N,) and 0/1 anomaly labels (N,), got shapes "
+                         f"{s.shape} and {y.shape}")
+    return s, y
+
+
+def _hist_scores(ax, s: np.ndarray, y: np.ndarray, density: bool = False) -> None:
+    """Overlaid histograms of normal (blue) and anomalous (orange) scores, log x when positive."""
+    log = bool(np.all(s > 0))
+    bins = np.geomspace(s.min(), s.max(), 40) if log else np.linspace(s.min(), s.max(), 40)
+    for label, name in enumerate(("normal", "anomaly")):
+        ax.hist(s[y == label], bins=bins, alpha=0.6, color=f"C{label}", density=density,
+                label=f"{name} ({int((y == label).sum())})")
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("density" if density else "count")
+    ax.legend(fontsize=8)
+
+
+def plot_score_histograms(scores, y_anomaly, threshold: float | None = None, title: str = "") -> Figure:
+    """Normalised histograms of the scores of normal and anomalous items, and the threshold if given."""
+    s, y = _scores_and_labels(scores, y_anomaly)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    _hist_scores(ax, s, y, density=True)
+    if threshold is not None:
+        ax.axvline(threshold, color="k", ls="--", lw=1)
+        ax.text(threshold, ax.get_ylim()[1] * 0.95, " threshold", va="top", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def threshold_view(scores, y_anomaly, threshold: float):
+    """Score histograms with a threshold line beside the confusion matrix at that threshold.
+
+    Returns ``(fig, update)``: ``update(threshold)`` moves the line, redraws the
+    matrix and title in place and returns the counts and metrics it shows.
+    """
+    s, y = _scores_and_labels(scores, y_anomaly)
+    fig, (ax_h, ax_m) = plt.subplots(1, 2, figsize=(9, 3.4), gridspec_kw={"width_ratios": [1.8, 1]})
+    _hist_scores(ax_h, s, y)
+    line = ax_h.axvline(threshold, color="k", ls="--", lw=1)
+    shown = ax_m.imshow(np.zeros((2, 2)), cmap="Blues", vmin=0, vmax=max(len(s) // 2, 1))
+    texts = [[ax_m.text(j, i, "", ha="center", va="center", fontsize=11) for j in range(2)]
+             for i in range(2)]
+    ax_m.set_xticks([0, 1], ["called normal", "called anomaly"], fontsize=8)
+    ax_m.set_yticks([0, 1], ["normal", "anomaly"], fontsize=8)
+
+    def update(t: float) -> dict:
+        pred = s > t
+        m = np.array([[np.sum(~pred & (y == 0)), np.sum(pred & (y == 0))],
+                      [np.sum(~pred & (y == 1)), np.sum(pred & (y == 1))]])
+        (tn, fp), (fn, tp) = m
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+        line.set_xdata([t, t])
+        shown.set_data(m)
+        for i in range(2):
+            for j in range(2):
+                texts[i][j].set_text(str(m[i, j]))
+                texts[i][j].set_color("white" if m[i, j] > len(s) / 4 else "black")
+        fig.suptitle(f"threshold {t:.4g}: precision {precision:.2f}, recall {recall:.2f}, "
+                     f"F1 {f1:.2f} (anomaly = positive)", fontsize=10)
+        return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp),
+                "precision": float(precision), "recall": float(recall), "f1": float(f1)}
+
+    update(threshold)
+    fig.tight_layout()
+    return fig, update
+
+
+def plot_threshold(scores, y_anomaly, threshold: float) -> Figure:
+    """The static twin of the threshold explorer: histograms, threshold, confusion matrix."""
+    return threshold_view(scores, y_anomaly, threshold)[0]
+
+
+def plot_beats(x: torch.Tensor, x_hat: torch.Tensor, titles: Sequence[str] | None = None) -> Figure:
+    """Each series (B, 1, L) with its reconstruction on top and the per-sample squared error below."""
+    if x.shape != x_hat.shape or x.dim() != 3 or x.shape[1] != 1:
+        raise ValueError(f"expected two batches of series (B, 1, L) of the same shape, got "
+                         f"{tuple(x.shape)} and {tuple(x_hat.shape)}")
+    n = len(x)
+    fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 4), squeeze=False, sharex=True,
+                             gridspec_kw={"height_ratios": [2, 1]})
+    a, b = x[:, 0].detach().cpu().numpy(), x_hat[:, 0].detach().cpu().numpy()
+    err = (a - b) ** 2
+    for i in range(n):
+        axes[0, i].plot(a[i], color="k", lw=1.2, label="beat x")
+        axes[0, i].plot(b[i], color="C3", lw=1.2, ls="--", label="reconstruction x_hat")
+        axes[1, i].fill_between(np.arange(a.shape[1]), err[i], color="C1")
+        axes[1, i].set_ylim(0, max(err.max(), 1e-6) * 1.05)
+        axes[1, i].set_xlabel("sample")
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].set_ylabel("squared error")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- segmentation (chapter 05)
+
+def label_colours(num_classes: int):
+    """A colour map with black for label 0 (background) and a distinct colour per other label."""
+    from matplotlib.colors import ListedColormap
+
+    colours = [(0, 0, 0, 1)] + [plt.cm.tab10(i % 10) for i in range(num_classes - 1)]
+    return ListedColormap(colours)
+
+
+def segmentation_rows(x: torch.Tensor, rows: Mapping[str, torch.Tensor], num_classes: int,
+                      n: int = 8) -> Figure:
+    """Images on top, then one row of label maps (B, H, W) per entry of ``rows``."""
+    if x.dim() != 4 or any(v.dim() != 3 or v.shape[0] != x.shape[0] for v in rows.values()):
+        raise ValueError(f"expected images (B, C, H, W) and label maps (B, H, W), got {tuple(x.shape)} "
+                         f"and {[tuple(v.shape) for v in rows.values()]}")
+    n = min(n, len(x))
+    cmap = label_colours(num_classes)
+    fig, axes = plt.subplots(1 + len(rows), n, figsize=(1.3 * n, 1.3 * (1 + len(rows)) + 0.3),
+                             squeeze=False)
+    for c in range(n):
+        axes[0, c].imshow(_as_image(x[c]), cmap="gray", vmin=0, vmax=1)
+        for r, labels in enumerate(rows.values(), start=1):
+            axes[r, c].imshow(labels[c].cpu().numpy(), cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5,
+                              interpolation="nearest")
+    for r, name in enumerate(["image", *rows]):
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(cm: torch.Tensor, classes: Sequence[str]) -> Figure:
+    """Confusion matrix with each row (true label) normalised to shares; log colour scale."""
+    from matplotlib.colors import LogNorm
+
+    if cm.dim() != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(classes):
+        raise ValueError(f"expected a square matrix with one row per class ({len(classes)}), "
+                         f"got {tuple(cm.shape)}")
+    shares = (cm.double() / cm.sum(1, keepdim=True).clamp_min(1)).numpy()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(np.maximum(shares, 1e-4), cmap="viridis", norm=LogNorm(1e-4, 1))
+    ax.set_xticks(range(len(classes)), classes, rotation=45, fontsize=8)
+    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    fig.colorbar(im, ax=ax, label="share of the true label's pixels")
     fig.tight_layout()
     return fig

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import pickle
 import time
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -154,6 +155,20 @@ def fingerprint(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def describe_callable(fn) -> str:
+    """A description of a function that is the same in every session (no memory addresses)."""
+    if isinstance(fn, functools.partial):
+        args = ", ".join([*map(repr, fn.args), *(f"{k}={v!r}" for k, v in sorted(fn.keywords.items()))])
+        return f"partial({describe_callable(fn.func)}, {args})"
+    name = getattr(fn, "__qualname__", None)
+    if name is not None:
+        return f"{getattr(fn, '__module__', '')}.{name}"
+    text = repr(fn)
+    if " at 0x" in text:
+        raise ValueError(f"cannot make a stable cache key for {text}; give it a __repr__ without an address")
+    return text
+
+
 def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,
                target: torch.Tensor | None = None, **fit_kwargs) -> History:
     """``fit``, or load the weights a previous identical ``fit`` saved in ``cache_dir``.
@@ -166,9 +181,9 @@ def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Ten
         return fit(model, x, target, **fit_kwargs)
     for_key = {k: v for k, v in fit_kwargs.items() if k not in {"progress", "device"}}
     tensors = [v for v in for_key.values() if isinstance(v, torch.Tensor)]
-    plain = {k: (v if not callable(v) else getattr(v, "__qualname__", repr(v)))
+    plain = {k: describe_callable(v) if callable(v) else v
              for k, v in for_key.items() if not isinstance(v, torch.Tensor)}
-    key = fingerprint(model, x, *( [] if target is None else [target]), *tensors, plain)
+    key = fingerprint(model, x, *([] if target is None else [target]), *tensors, plain)
     path = Path(cache_dir) / f"{name}-{key}.pt"
     if path.exists():
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
@@ -12,6 +12,17 @@ import torch
 from matplotlib.figure import Figure
 
 from .plotting import _as_image
+
+FIGURE_CLASS = "course-figure"
+MAIN_WIDGET_CLASS = "course-main-widget"
+
+
+def mark_main_widget(box: W.DOMWidget) -> W.DOMWidget:
+    """Mark ``box`` as its chapter's main explorer: the browser test moves its first slider."""
+    if not isinstance(box, W.DOMWidget):
+        raise ValueError(f"box must be an ipywidgets DOMWidget, got {type(box).__name__}")
+    box.add_class(MAIN_WIDGET_CLASS)
+    return box
 
 
 def png_output(fig: Figure) -> dict:
@@ -31,6 +42,7 @@ def figure_output(fig: Figure) -> tuple[W.Output, Callable[[], None]]:
     """
     plt.close(fig)  # keep the inline backend from drawing it a second time
     out = W.Output()
+    out.add_class(FIGURE_CLASS)  # lets the browser test find the figure in the page
 
     def refresh():
         out.outputs = (png_output(fig),)
@@ -73,4 +85,118 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor],
     update()
     box = W.HBox([W.VBox([s0, s1]), out])
     box.sliders, box.artist, box.output = (s0, s1), shown, out  # handles for tests
+    return mark_main_widget(box)
+
+
+def image_rows_explorer(options: dict, description: str = "choice", n: int = 6) -> W.Widget:
+    """A slider over precomputed options; each option is rows of images (name -> (B, C, H, W)).
+
+    Every option must have the same row names. Nothing is recomputed when the
+    slider moves: the images are swapped in the one figure.
+    """
+    if not options:
+        raise ValueError("options must hold at least one entry")
+    row_names = list(next(iter(options.values())))
+    if any(list(rows) != row_names for rows in options.values()):
+        raise ValueError(f"every option needs the same rows {row_names}")
+    n = min(n, *(len(b) for rows in options.values() for b in rows.values()))
+    slider = W.SelectionSlider(options=list(options), description=description)
+    fig, axes = plt.subplots(len(row_names), n, figsize=(1.2 * n, 1.2 * len(row_names) + 0.4),
+                             squeeze=False)
+    artists = {}
+    for r, row in enumerate(row_names):
+        for c in range(n):
+            ax = axes[r, c]
+            artists[row, c] = ax.imshow(_as_image(options[slider.value][row][c]), cmap="gray",
+                                        vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(row, rotation=0, ha="right", va="center", fontsize=9)
+    fig.tight_layout()
+    out, refresh = figure_output(fig)
+
+    def update(_change=None):
+        for (row, c), artist in artists.items():
+            artist.set_data(_as_image(options[slider.value][row][c]))
+        fig.suptitle(f"{description} = {slider.value}", fontsize=10)
+        refresh()
+
+    slider.observe(update, names="value")
+    update()
+    box = W.VBox([slider, out])
+    box.slider, box.artists, box.output = slider, artists, out  # handles for tests
+    return box
+
+
+def threshold_explorer(scores, y_anomaly, start: float) -> W.Widget:
+    """A threshold slider; the confusion matrix, precision and recall update as it moves.
+
+    Args:
+        scores: anomaly scores (N,), high = anomalous.
+        y_anomaly: labels (N,), 1 = anomaly, 0 = normal.
+        start: the first threshold shown, e.g. the one chosen on validation data.
+    """
+    from .plotting import threshold_view
+
+    s = torch.as_tensor(scores).detach().cpu().double()
+    if s.dim() != 1 or len(s) < 2:
+        raise ValueError(f"scores must be a 1-D tensor of at least 2 values, got {tuple(s.shape)}")
+    lo, hi = s.min().item(), s.max().item()
+    if not lo < hi:
+        raise ValueError(f"scores must not all be equal, got min {lo} and max {hi}")
+    fig, update = threshold_view(s, y_anomaly, start)
+    slider = W.FloatSlider(value=min(max(start, lo), hi), min=lo, max=hi, step=(hi - lo) / 500,
+                           description="threshold", readout_format=".4g",
+                           layout=W.Layout(width="420px"))
+    out, refresh = figure_output(fig)
+
+    def on_change(_change=None):
+        box.metrics = update(slider.value)
+        refresh()
+
+    box = W.VBox([slider, out])
+    box.slider, box.output, box.figure = slider, out, fig  # handles for tests
+    box.metrics = update(start)
+    refresh()
+    slider.observe(on_change, names="value")
+    return box
+
+
+def inpainting_explorer(image: torch.Tensor, fills: dict, start=(8, 8, 12)) -> W.Widget:
+    """Sliders move and resize a square hole in ``image``; every fill method redraws its result.
+
+    Args:
+        image: one image (C, H, W) in [0, 1].
+        fills: name -> fn(x_masked (1, C, H, W), mask (1, 1, H, W)) -> x_hat (1, C, H, W).
+        start: (top, left, side) of the first hole.
+    """
+    if not isinstance(image, torch.Tensor) or image.dim() != 3 or not fills:
+        raise ValueError(f"expected one image (C, H, W) and at least one fill, got "
+                         f"{tuple(getattr(image, 'shape', ()))} and {len(fills)} fills")
+    _, h, w = image.shape
+    side = W.IntSlider(value=start[2], min=2, max=min(h, w) // 2, description="side")
+    top = W.IntSlider(value=start[0], min=0, max=h - 2, description="top")
+    left = W.IntSlider(value=start[1], min=0, max=w - 2, description="left")
+    fig, axes = plt.subplots(1, 1 + len(fills), figsize=(2.2 * (1 + len(fills)), 2.5))
+    artists = [ax.imshow(_as_image(image), cmap="gray", vmin=0, vmax=1) for ax in axes]
+    for ax, name in zip(axes, ["masked input", *fills], strict=True):
+        ax.set_title(name, fontsize=9)
+        ax.set_axis_off()
+    out, refresh = figure_output(fig)
+
+    def update(_change=None):
+        mask = torch.zeros(1, 1, h, w)
+        mask[..., top.value:top.value + side.value, left.value:left.value + side.value] = 1.0
+        x_masked = image.unsqueeze(0) * (1 - mask)
+        artists[0].set_data(_as_image(x_masked[0]))
+        with torch.no_grad():
+            for artist, fill in zip(artists[1:], fills.values(), strict=True):
+                artist.set_data(_as_image(fill(x_masked, mask)[0]))
+        refresh()
+
+    for slider in (top, left, side):
+        slider.observe(update, names="value")
+    update()
+    box = W.HBox([W.VBox([top, left, side]), out])
+    box.sliders, box.artists, box.output = (top, left, side), artists, out  # handles for tests
     return box

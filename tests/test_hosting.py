@@ -21,7 +21,7 @@ def test_every_notebook_starts_with_current_badges_and_setup_cell(path):
         f"{path.name} is out of step: run `aecourse sync-notebooks`"
     cells = json.loads(path.read_text())["cells"]
     assert "colab-badge.svg" in "".join(cells[0]["source"])
-    assert f"notebooks/" in "".join(cells[0]["source"])
+    assert "notebooks/" in "".join(cells[0]["source"])
 
 
 def test_setup_cell_is_a_no_op_outside_colab():

@@ -42,3 +42,12 @@ def test_latent_explorer_redraws_when_a_slider_moves():
     assert box.output.outputs
     with pytest.raises(ValueError):
         widgets.latent_explorer(decode, (1.0, 0.0, 0.0, 1.0))
+
+
+def test_widgets_carry_the_classes_the_browser_test_looks_for():
+    decode = lambda z: z[:, :1, None, None].expand(-1, 1, 4, 4).clamp(0, 1)  # noqa: E731
+    box = widgets.latent_explorer(decode, (0.0, 1.0, 0.0, 1.0))
+    assert widgets.MAIN_WIDGET_CLASS in box._dom_classes
+    assert widgets.FIGURE_CLASS in box.output._dom_classes
+    with pytest.raises(ValueError):
+        widgets.mark_main_widget("not a widget")

@@ -75,3 +75,17 @@ def test_a_corrupt_cache_file_is_retrained_not_a_crash(tmp_path, low_rank_images
     assert any("unreadable" in str(w.message) for w in caught)
     assert len(h.train_loss) == 3
     assert torch.load(path, weights_only=True)["history"]["train_loss"] == h.train_loss
+
+
+def test_cache_keys_of_transforms_do_not_depend_on_memory_addresses():
+    import functools
+
+    from course_lib.training import describe_callable
+
+    def add_noise(x, g, sigma):
+        return x + sigma * torch.randn(x.shape, generator=g)
+
+    a = describe_callable(functools.partial(add_noise, sigma=0.5))
+    b = describe_callable(functools.partial(add_noise, sigma=0.5))
+    assert a == b and "0x" not in a and "sigma=0.5" in a
+    assert a != describe_callable(functools.partial(add_noise, sigma=0.3))

@@ -1,0 +1,122 @@
+"""Anomaly detection by reconstruction error: scores, a threshold from normal data, metrics.
+
+The anomaly is the positive class (label 1) everywhere: precision, recall
+and F1 are about finding anomalies. The threshold is chosen from the scores
+of held-out NORMAL validation data only; test labels never choose anything.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn import metrics as skm
+from torch import nn
+
+from .metrics import mse_per_item
+from .training import predict
+
+
+def _as_numpy(values, name: str) -> np.ndarray:
+    """A 1-D float array from a tensor or array-like; ValueError if empty or not finite."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 1 or len(a) == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be a non-empty 1-D array of finite numbers, got shape "
+                         f"{a.shape}")
+    return a
+
+
+def _as_labels(y, n: int) -> np.ndarray:
+    """Anomaly labels as a 0/1 int array of length ``n`` holding both classes."""
+    labels = _as_numpy(y, "y_anomaly")
+    if len(labels) != n or not set(np.unique(labels)) == {0.0, 1.0}:
+        raise ValueError(f"y_anomaly must be {n} labels, 1 = anomaly, 0 = normal, with both "
+                         f"present; got {len(labels)} labels with values {np.unique(labels)[:5]}")
+    return labels.astype(int)
+
+
+def reconstruction_scores(model: nn.Module, x: torch.Tensor, *, device: str = "cpu") -> torch.Tensor:
+    """Anomaly score of each item: its mean squared reconstruction error, shape (N,)."""
+    return mse_per_item(x, predict(model, x, device=device))
+
+
+def threshold_from_normal(normal_val_scores, percentile: float = 95.0) -> float:
+    """The ``percentile``-th percentile of the scores of held-out NORMAL validation data.
+
+    It takes only those scores: no labels, no test data. About (100 - percentile)%
+    of normal items will score above it (the false-alarm rate we accept).
+    """
+    scores = _as_numpy(normal_val_scores, "normal_val_scores")
+    if not 0.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
+    return float(np.percentile(scores, percentile))
+
+
+def confusion(y_anomaly, scores, threshold: float) -> dict[str, int]:
+    """Counts tn, fp, fn, tp when items scoring above ``threshold`` are called anomalies."""
+    s = _as_numpy(scores, "scores")
+    y = _as_labels(y_anomaly, len(s))
+    tn, fp, fn, tp = skm.confusion_matrix(y, (s > threshold).astype(int), labels=[0, 1]).ravel()
+    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+def threshold_metrics(y_anomaly, scores, threshold: float) -> dict[str, float]:
+    """Precision, recall, F1 (anomaly = positive) and false-alarm rate at ``threshold``."""
+    s = _as_numpy(scores, "scores")
+    y = _as_labels(y_anomaly, len(s))
+    y_pred = (s > threshold).astype(int)
+    counts = confusion(y, s, threshold)
+    return {"precision": float(skm.precision_score(y, y_pred, pos_label=1, zero_division=0)),
+            "recall": float(skm.recall_score(y, y_pred, pos_label=1, zero_division=0)),
+            "f1": float(skm.f1_score(y, y_pred, pos_label=1, zero_division=0)),
+            "false_alarm_rate": counts["fp"] / max(counts["fp"] + counts["tn"], 1)}
+
+
+def ranking_metrics(y_anomaly, scores) -> dict[str, float]:
+    """AUROC and AUPRC (average precision) with the anomaly as the positive class."""
+    s = _as_numpy(scores, "scores")
+    y = _as_labels(y_anomaly, len(s))
+    return {"auroc": float(skm.roc_auc_score(y, s)),
+            "auprc": float(skm.average_precision_score(y, s, pos_label=1)),
+            "anomaly_share": float(y.mean())}
+
+
+def evaluate_detector(normal_val_scores, test_scores, y_test_anomaly,
+                      percentile: float = 95.0) -> dict[str, float]:
+    """Threshold from normal validation scores, then every metric on the test set."""
+    threshold = threshold_from_normal(normal_val_scores, percentile)
+    return {"threshold": threshold, **ranking_metrics(y_test_anomaly, test_scores),
+            **threshold_metrics(y_test_anomaly, test_scores, threshold)}
+
+
+def worst_mistakes(y_anomaly, scores, threshold: float, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``n`` worst false positives (highest-scoring normals) and false negatives."""
+    s = _as_numpy(scores, "scores")
+    y = _as_labels(y_anomaly, len(s))
+    fp = np.flatnonzero((y == 0) & (s > threshold))
+    fn = np.flatnonzero((y == 1) & (s <= threshold))
+    return fp[np.argsort(-s[fp])][:n], fn[np.argsort(s[fn])][:n]
+
+
+def leave_one_class_out(x: torch.Tensor, y: torch.Tensor, anomaly_class: int) -> torch.Tensor:
+    """Anomaly labels (N,) for a labelled set: 1 where ``y == anomaly_class``, 0 elsewhere."""
+    if not isinstance(y, torch.Tensor) or y.dim() != 1 or len(x) != len(y):
+        raise ValueError(f"expected items (N, ...) and labels (N,), got {tuple(x.shape)} and "
+                         f"{tuple(getattr(y, 'shape', ()))}")
+    if not (y == anomaly_class).any():
+        raise ValueError(f"anomaly_class {anomaly_class} does not occur in the labels")
+    return (y == anomaly_class).long()
+
+
+def format_results(rows: dict[str, dict[str, float]], title: str = "") -> str:
+    """A plain-text table: one row per detector, AUROC, AUPRC, precision, recall, F1."""
+    if not rows:
+        raise ValueError("rows must hold at least one detector's metrics")
+    keys = ("auroc", "auprc", "precision", "recall", "f1")
+    width = max(24, *(len(name) for name in rows))
+    lines = [title] if title else []
+    lines.append(f"{'detector':<{width}} " + " ".join(f"{k:>9}" for k in keys))
+    for name, m in rows.items():
+        lines.append(f"{name:<{width}} " + " ".join(f"{m[k]:>9.3f}" for k in keys))
+    return "\n".join(lines)

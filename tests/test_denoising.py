@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+from skimage.restoration import denoise_tv_chambolle
+
+from course_lib import plotting, widgets
+from course_lib.baselines import (
+    CLASSICAL_FILTERS,
+    IntensityCorrection,
+    gaussian_filter,
+    median_filter,
+    nl_means,
+    tv_denoise,
+)
+from course_lib.corruptions import gaussian_noise
+from course_lib.data import PUBLIC_DOMAIN_PHOTOS, bundled_photo
+from course_lib.denoising import apply_filters, crop_to_multiple, random_patches, tune_filters
+from course_lib.metrics import psnr, ssim
+
+
+def _squares(n=8, size=16):
+    x = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        x[i, 0, 3 + i % 4:10 + i % 4, 4:12] = 0.8
+    return x
+
+
+def test_ssim_is_scikit_images_mean_per_image():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 1, 12, 12, generator=g)
+    b = (a + 0.1 * torch.randn(3, 1, 12, 12, generator=g)).clamp(0, 1)
+    expected = np.mean([structural_similarity(x.numpy().astype(float), y.numpy().astype(float),
+                                              data_range=1.0, channel_axis=0) for x, y in zip(a, b)])
+    assert ssim(a, b) == pytest.approx(expected)
+    assert ssim(a, a) == pytest.approx(1.0)
+    rgb = torch.rand(2, 3, 10, 10, generator=g)
+    assert ssim(rgb, rgb) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        ssim(torch.rand(2, 1, 4, 4), torch.rand(2, 1, 4, 4))
+    with pytest.raises(ValueError):
+        ssim(a, b[:2])
+
+
+def test_filters_match_scipy_and_scikit_image_and_keep_shape():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(2, 1, 12, 12, generator=g)
+    img = x[0, 0].double().numpy()
+    assert np.allclose(gaussian_filter(x, 1.0)[0, 0].numpy(), ndimage.gaussian_filter(img, 1.0), atol=1e-6)
+    assert np.allclose(median_filter(x, 3)[0, 0].numpy(), ndimage.median_filter(img, 3), atol=1e-6)
+    assert np.allclose(tv_denoise(x, 0.2)[0, 0].numpy(), denoise_tv_chambolle(img, weight=0.2), atol=1e-5)
+    rgb = torch.rand(2, 3, 12, 12, generator=g)
+    for f in CLASSICAL_FILTERS.values():
+        assert f(x).shape == x.shape and f(rgb).shape == rgb.shape
+
+
+def test_filters_denoise_and_reject_bad_settings():
+    x = _squares()
+    noisy = gaussian_noise(x, torch.Generator().manual_seed(0), 0.2, clip=False)
+    for f in CLASSICAL_FILTERS.values():
+        assert psnr(x, f(noisy).clamp(0, 1)) > psnr(x, noisy.clamp(0, 1)) + 1
+    for call in (lambda: gaussian_filter(x, 0), lambda: median_filter(x, 0), lambda: nl_means(x, h=-1),
+                 lambda: tv_denoise(x, 0), lambda: gaussian_filter(torch.rand(4, 4))):
+        with pytest.raises(ValueError):
+            call()
+
+
+def test_intensity_correction_undoes_a_brightness_shift():
+    x = _squares()
+    shifted = 0.2 + 0.5 * x
+    corr = IntensityCorrection().fit(shifted, x)
+    assert torch.allclose(corr(shifted), x, atol=1e-6)
+    assert corr(torch.full((1, 1, 2, 2), 5.0)).max() <= 1.0
+    with pytest.raises(ValueError):
+        IntensityCorrection()(x)
+    with pytest.raises(ValueError):
+        IntensityCorrection().fit(x, x[:2])
+
+
+def test_tune_filters_picks_the_best_setting_on_validation():
+    x = _squares()
+    noisy = gaussian_noise(x, torch.Generator().manual_seed(0), 0.3)
+    grids = {"Gaussian": [dict(sigma=0.1), dict(sigma=1.0)]}
+    tuned = tune_filters(noisy, x, grids=grids)
+    assert tuned["Gaussian"][0] == dict(sigma=1.0) and tuned["Gaussian"][1] is None
+    corrected = tune_filters(noisy, x, grids=grids, correct=True)
+    out, out_c = apply_filters(noisy, tuned), apply_filters(noisy, corrected)
+    assert psnr(x, out_c["Gaussian"]) > psnr(x, out["Gaussian"])  # the correction removes the shift
+    with pytest.raises(ValueError):
+        tune_filters(noisy, x, grids={"wavelet": [{}]})
+
+
+def test_patches_crops_and_photos():
+    img = torch.arange(2 * 20 * 30, dtype=torch.float32).reshape(2, 20, 30)
+    p = random_patches([img], 5, size=8, seed=0)
+    assert p.shape == (5, 2, 8, 8)
+    assert torch.equal(p, random_patches([img], 5, size=8, seed=0))
+    assert torch.all(p[:, :, 0, 1] - p[:, :, 0, 0] == 1)  # neighbouring pixels stay neighbours
+    assert crop_to_multiple(img, 8).shape == (2, 16, 24)
+    with pytest.raises(ValueError):
+        random_patches([img], 5, size=25)
+    photo = bundled_photo("camera", scale=0.25)
+    assert photo.shape == (1, 128, 128) and 0 <= photo.min() and photo.max() <= 1
+    assert bundled_photo("coffee", grey=False, scale=0.25).shape[0] == 3
+    assert "camera" in PUBLIC_DOMAIN_PHOTOS
+    with pytest.raises(ValueError):
+        bundled_photo("lena")
+
+
+def test_image_rows_explorer_swaps_images_when_the_slider_moves():
+    options = {level: {"noisy": torch.full((3, 1, 4, 4), level), "clean": torch.zeros(3, 1, 4, 4)}
+               for level in (0.1, 0.5)}
+    box = widgets.image_rows_explorer(options, description="sigma", n=3)
+    assert box.output.outputs
+    assert np.allclose(box.artists["noisy", 0].get_array(), 0.1)
+    box.slider.value = 0.5
+    assert np.allclose(box.artists["noisy", 2].get_array(), 0.5)
+    with pytest.raises(ValueError):
+        widgets.image_rows_explorer({1: {"a": torch.zeros(1, 1, 4, 4)}, 2: {"b": torch.zeros(1, 1, 4, 4)}})
+
+
+def test_line_panels_returns_a_figure_and_checks_lengths():
+    fig = plotting.line_panels([1, 2, 4], {"a": {"x": [1, 2, 3]}, "b": {"y": [3, 2, 1], "z": [1, 1, 1]}},
+                               xlabel="k", logx=True)
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError):
+        plotting.line_panels([1, 2], {"a": {"x": [1]}}, xlabel="k")

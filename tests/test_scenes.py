@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from course_lib.data import sklearn_digits_28
+from course_lib.scenes import SCENE_CLASSES, make_scenes
+
+
+@pytest.fixture(scope="module")
+def source():
+    digits = sklearn_digits_28()
+    return digits.x[:300], digits.y[:300]
+
+
+def test_labels_line_up_with_the_ink(source):
+    s = make_scenes(*source, 40, size=40, digit_size=(16, 24), threshold=0.3, seed=0)
+    assert s.x.shape == (40, 1, 40, 40) and s.y.shape == (40, 40, 40) and s.num_classes == 11
+    assert torch.equal(s.y > 0, s.x[:, 0] >= 0.3)
+    assert s.x.min() >= 0 and s.x.max() <= 1 and s.classes == SCENE_CLASSES
+
+
+def test_each_scene_holds_the_requested_digits(source):
+    x, y = source
+    s = make_scenes(x, y, 30, size=48, per_scene=(2, 2), digit_size=(18, 22), max_overlap=0.0, seed=1)
+    for labels in s.y:
+        present = labels.unique()
+        assert 2 <= len(present) <= 3  # background + two digits (one more if both are the same digit: 2)
+
+
+def test_a_single_digit_scene_is_the_resized_digit(source):
+    x, y = source
+    s = make_scenes(x[:1], y[:1], 3, size=28, per_scene=(1, 1), digit_size=(28, 28), seed=0)
+    assert torch.allclose(s.x[:, 0], x[0, 0].expand(3, 28, 28), atol=1e-6)
+    assert set(s.y.unique().tolist()) == {0, int(y[0]) + 1}
+
+
+def test_scenes_are_reproducible_and_depend_on_the_seed(source):
+    a, b = make_scenes(*source, 10, seed=3), make_scenes(*source, 10, seed=3)
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    assert not torch.equal(a.x, make_scenes(*source, 10, seed=4).x)
+
+
+@pytest.mark.parametrize("kwargs", [dict(size=4), dict(digit_size=(20, 60)), dict(per_scene=(3, 2)),
+                                    dict(max_overlap=1.5), dict(threshold=0.0), dict(n=0)])
+def test_bad_parameters_are_rejected(source, kwargs):
+    args = dict(n=5) | kwargs
+    with pytest.raises(ValueError):
+        make_scenes(*source, **args)
+
+
+def test_impossible_layouts_say_so(source):
+    with pytest.raises(ValueError, match="could not place"):
+        make_scenes(*source, 20, size=24, per_scene=(4, 4), digit_size=(22, 24), max_overlap=0.0)

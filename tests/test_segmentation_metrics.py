@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix as sk_confusion
+from sklearn.metrics import f1_score, jaccard_score
+
+from course_lib.baselines import BlobSegmenter
+from course_lib.data import sklearn_digits_28
+from course_lib.metrics import (
+    confusion_matrix,
+    dice_per_class,
+    iou_per_class,
+    pixel_accuracy,
+    segmentation_scores,
+)
+from course_lib.scenes import make_scenes
+
+
+@pytest.fixture
+def labels():
+    g = torch.Generator().manual_seed(0)
+    y_true = torch.randint(0, 5, (4, 9, 9), generator=g)
+    noise = torch.randint(0, 5, (4, 9, 9), generator=g)
+    y_pred = torch.where(torch.rand(4, 9, 9, generator=g) < 0.6, y_true, noise)
+    return y_true, y_pred
+
+
+def test_scores_match_scikit_learn(labels):
+    y_true, y_pred = labels
+    t, p = y_true.flatten().numpy(), y_pred.flatten().numpy()
+    cm = confusion_matrix(y_true, y_pred, 5)
+    assert np.array_equal(cm.numpy(), sk_confusion(t, p, labels=range(5)))
+    assert np.allclose(iou_per_class(cm).numpy(), jaccard_score(t, p, average=None, labels=range(5)))
+    assert np.allclose(dice_per_class(cm).numpy(), f1_score(t, p, average=None, labels=range(5)))
+    assert pixel_accuracy(cm) == pytest.approx(float((t == p).mean()))
+    s = segmentation_scores(y_true, y_pred, 5)
+    assert s["mean_iou"] == pytest.approx(jaccard_score(t, p, average=None, labels=range(1, 5)).mean())
+
+
+def test_perfect_and_absent_classes():
+    y = torch.tensor([[0, 1], [1, 0]])
+    s = segmentation_scores(y, y, 3)
+    assert s["mean_iou"] == 1.0 and s["pixel_accuracy"] == 1.0
+    assert torch.isnan(s["iou"][2])  # class 2 never occurs: not counted in the mean
+
+
+def test_dice_is_two_iou_over_one_plus_iou(labels):
+    cm = confusion_matrix(*labels, 5)
+    iou, dice = iou_per_class(cm), dice_per_class(cm)
+    assert torch.allclose(dice, 2 * iou / (1 + iou))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: confusion_matrix(torch.zeros(3, dtype=torch.long), torch.zeros(4, dtype=torch.long), 2),
+    lambda: confusion_matrix(torch.zeros(3), torch.zeros(3), 2),
+    lambda: confusion_matrix(torch.tensor([0, 5]), torch.tensor([0, 1]), 3),
+    lambda: iou_per_class(torch.zeros(2, 3)),
+])
+def test_bad_inputs_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_blob_baseline_finds_the_ink_and_beats_chance():
+    digits = sklearn_digits_28()
+    scenes = make_scenes(digits.x[1000:], digits.y[1000:], 20, size=48, digit_size=(20, 24),
+                         max_overlap=0.0, seed=0)
+    blob = BlobSegmenter().fit(digits.x[:1000], digits.y[:1000])
+    fg = blob.foreground(scenes.x)
+    assert (fg == (scenes.y > 0)).float().mean() > 0.97
+    s = segmentation_scores(scenes.y, blob.predict(scenes.x), 11)
+    assert s["mean_iou"] > 0.3  # chance over ten digit classes is far lower
+    with pytest.raises(ValueError, match="fit"):
+        BlobSegmenter().predict(scenes.x)
+
+
+def test_segmentation_plots_return_figures():
+    from matplotlib.figure import Figure
+
+    from course_lib import plotting
+
+    y = torch.randint(0, 11, (4, 12, 12))
+    cm = confusion_matrix(y, y.roll(1, 1), 11)
+    figs = [plotting.plot_confusion(cm, [str(i) for i in range(11)]),
+            plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y, "guess": y}, 11, n=3)]
+    assert all(isinstance(f, Figure) for f in figs) and len(figs[1].axes) == 9
+    with pytest.raises(ValueError):
+        plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y[:2]}, 11)
