@@ -11,8 +11,14 @@ import pytest
 import torch
 
 from course_lib import data
-from course_lib.data import (ChecksumError, DownloadError, download, generated_shapes,
-                             load_mnist_family, sklearn_digits_28)
+from course_lib.data import (
+    ChecksumError,
+    DownloadError,
+    download,
+    generated_shapes,
+    load_mnist_family,
+    sklearn_digits_28,
+)
 
 
 def _block_network(monkeypatch):

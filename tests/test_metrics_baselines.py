@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.decomposition import PCA
 from skimage.metrics import peak_signal_noise_ratio
+from sklearn.decomposition import PCA
 
 from course_lib.baselines import PCAReconstructor
 from course_lib.metrics import mse, mse_per_item, psnr
