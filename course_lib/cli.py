@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -148,7 +149,7 @@ def _environment(**values: str):
                 os.environ[k] = v
 
 
-def run_notebook(path: Path, out_dir: Path, *, fast: bool, use_cache: bool, timeout: int) -> dict:
+def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | None, timeout: int) -> dict:
     """Execute one notebook with nbclient; return its status, time, memory and figures."""
     import nbformat
     from nbclient import NotebookClient
@@ -158,7 +159,9 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, use_cache: bool, time
     report_file = out_dir / f"{path.stem}.json"
     report_file.unlink(missing_ok=True)
     env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file),
-               COURSE_CACHE="1" if use_cache else "0", OMP_WAIT_POLICY="PASSIVE")
+               OMP_WAIT_POLICY="PASSIVE")
+    if cache_dir is not None:
+        env["COURSE_CACHE_DIR"] = str(cache_dir)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     status, error = "ok", ""
@@ -209,10 +212,14 @@ def cmd_run(args) -> int:
     mode = "full" if args.full else "fast"
     out_dir = Path(args.build_dir) / mode
     out_dir.mkdir(parents=True, exist_ok=True)
+    cache_dir = None
+    if args.no_cache:  # a fresh cache for this run: every model trains once, solutions reuse them
+        cache_dir = out_dir / "cache"
+        shutil.rmtree(cache_dir, ignore_errors=True)
     results = []
     for path in notebooks:
         print(f"running {path.name} ({mode} mode) ...", flush=True)
-        results.append(run_notebook(path, out_dir, fast=not args.full, use_cache=not args.no_cache,
+        results.append(run_notebook(path, out_dir, fast=not args.full, cache_dir=cache_dir,
                                     timeout=args.timeout))
     table = format_table(results)
     print(table)
@@ -246,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute notebooks headless and report their figures")
     run.add_argument("notebooks", nargs="*", help="notebook files (default: all, in order)")
     run.add_argument("--full", action="store_true", help="full mode (default: fast mode)")
-    run.add_argument("--no-cache", action="store_true", help="retrain instead of loading cached weights")
+    run.add_argument("--no-cache", action="store_true", help="empty weights cache: every model trains once")
     run.add_argument("--build-dir", default=str(project_root() / "build" / "run"),
                      help="where executed notebooks and results go (default: build/run)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
