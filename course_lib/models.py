@@ -29,7 +29,30 @@ def _check_positive(**values: int) -> None:
             raise ValueError(f"{key} must be a positive int, got {value!r}")
 
 
-class MLPAutoencoder(nn.Module):
+class Autoencoder(nn.Module):
+    """What every autoencoder here shares: ``encoder`` and ``decoder`` modules, checked inputs.
+
+    Subclasses set ``input_shape``, ``latent_dim``, ``encoder`` and ``decoder``.
+    """
+
+    input_shape: tuple[int, ...]
+    latent_dim: int
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Input (B, *input_shape) -> code (B, latent_dim)."""
+        check_images(x, self.input_shape)
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Code (B, latent_dim) -> reconstruction (B, *input_shape)."""
+        check_images(z, (self.latent_dim,), name="z")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class MLPAutoencoder(Autoencoder):
     """Fully connected autoencoder: input -> hidden... -> latent_dim -> mirrored hidden -> input.
 
     Args:
@@ -64,21 +87,9 @@ class MLPAutoencoder(nn.Module):
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*dec)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Input (B, *input_shape) -> code (B, latent_dim)."""
-        check_images(x, self.input_shape)
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Code (B, latent_dim) -> reconstruction (B, *input_shape)."""
-        check_images(z, (self.latent_dim,), name="z")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(Autoencoder):
     """Small convolutional autoencoder for (C, H, W) images with H and W divisible by 4.
 
     Two stride-2 convolutions halve the image twice, a linear layer makes the
@@ -109,18 +120,6 @@ class ConvAutoencoder(nn.Module):
             nn.Sigmoid(),
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Input (B, C, H, W) -> code (B, latent_dim)."""
-        check_images(x, self.input_shape)
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Code (B, latent_dim) -> reconstruction (B, C, H, W)."""
-        check_images(z, (self.latent_dim,), name="z")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -205,7 +204,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-class Conv1dAutoencoder(nn.Module):
+class Conv1dAutoencoder(Autoencoder):
     """Convolutional autoencoder for series (B, C, L) with L divisible by 4, e.g. heartbeats (B, 1, 140).
 
     Two stride-2 convolutions shorten the series twice, a linear layer makes the
@@ -237,15 +236,3 @@ class Conv1dAutoencoder(nn.Module):
             nn.ConvTranspose1d(c1, c, 4, stride=2, padding=1),              # (B, C, L)
         )
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Series (B, C, L) -> code (B, latent_dim)."""
-        check_images(x, self.input_shape)
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Code (B, latent_dim) -> reconstruction (B, C, L)."""
-        check_images(z, (self.latent_dim,), name="z")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
