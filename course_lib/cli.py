@@ -210,7 +210,7 @@ def cmd_run(args) -> int:
     """Execute notebooks headless, keep the executed copies, print the results table."""
     notebooks = find_notebooks(args.notebooks)
     mode = "full" if args.full else "fast"
-    out_dir = Path(args.build_dir) / mode
+    out_dir = Path(args.build_dir).resolve() / mode  # absolute: kernels run in the notebook's folder
     out_dir.mkdir(parents=True, exist_ok=True)
     cache_dir = None
     if args.no_cache:  # a fresh cache for this run: every model trains once, solutions reuse them

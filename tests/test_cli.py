@@ -33,6 +33,18 @@ def test_run_executes_a_notebook_and_collects_its_figures(tmp_path, capsys):
     assert "| 01_tiny.ipynb | ok |" in md and "| answer | 42 | units |" in md
 
 
+def test_run_with_a_relative_build_dir_collects_figures_and_shares_one_cache(tmp_path, monkeypatch):
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    nb = _notebook(nb_dir / "01_rel.ipynb", "import os\nfrom course_lib import report\n"
+                   "report.record('cache_is_absolute', float(os.path.isabs(os.environ['COURSE_CACHE_DIR'])))")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(nb), "--no-cache", "--build-dir", "out"]) == 0
+    (r,) = json.loads((tmp_path / "out" / "fast" / "results.json").read_text())["notebooks"]
+    assert r["records"]["cache_is_absolute"]["value"] == 1.0
+    assert not (nb_dir / "out").exists()
+
+
 def test_run_reports_a_failing_notebook(tmp_path):
     nb = _notebook(tmp_path / "02_broken.ipynb", "raise ValueError('boom')")
     assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
