@@ -202,3 +202,25 @@ def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Ten
     torch.save({"state_dict": state, "history": history.as_dict()}, tmp)
     tmp.replace(path)
     return history
+
+
+class PixelCrossEntropy:
+    """Per-pixel cross-entropy for segmentation, with the background class (0) weighted down.
+
+    A class, not a closure, so that its settings enter ``fit_cached``'s key through its repr.
+    """
+
+    def __init__(self, num_classes: int, background_weight: float = 1.0):
+        if num_classes < 2 or not 0 < background_weight <= 1:
+            raise ValueError(f"need num_classes >= 2 and 0 < background_weight <= 1, got "
+                             f"{num_classes} and {background_weight}")
+        self.num_classes, self.background_weight = num_classes, background_weight
+        self.weight = torch.ones(num_classes)
+        self.weight[0] = background_weight
+
+    def __call__(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores (B, num_classes, H, W), labels (B, H, W) -> mean weighted loss."""
+        return nn.functional.cross_entropy(scores, y, weight=self.weight.to(scores.device))
+
+    def __repr__(self) -> str:
+        return f"PixelCrossEntropy(num_classes={self.num_classes}, background_weight={self.background_weight})"

@@ -89,3 +89,16 @@ def test_cache_keys_of_transforms_do_not_depend_on_memory_addresses():
     b = describe_callable(functools.partial(add_noise, sigma=0.5))
     assert a == b and "0x" not in a and "sigma=0.5" in a
     assert a != describe_callable(functools.partial(add_noise, sigma=0.3))
+
+
+def test_pixel_cross_entropy_weights_background_and_keys_the_cache_by_its_settings():
+    from course_lib.training import PixelCrossEntropy, describe_callable
+
+    scores, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    plain = torch.nn.functional.cross_entropy(scores, y)
+    assert torch.isclose(PixelCrossEntropy(3)(scores, y), plain)
+    w = torch.tensor([0.2, 1.0, 1.0])
+    assert torch.isclose(PixelCrossEntropy(3, 0.2)(scores, y), torch.nn.functional.cross_entropy(scores, y, weight=w))
+    assert describe_callable(PixelCrossEntropy(3, 0.2)) != describe_callable(PixelCrossEntropy(3, 0.5))
+    with pytest.raises(ValueError):
+        PixelCrossEntropy(3, 0.0)
