@@ -49,9 +49,7 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
 
 def cmd_check(args) -> int:
     """Print versions, device, data folder, datasets present and what will fall back."""
-    import torchvision.datasets as tvd
-
-    from .data import ECG5000_URL, dataset_status
+    from .data import ECG5000_URL, dataset_status, mnist_family
 
     cfg = get_config()
     print(f"python        {platform.python_version()} ({sys.executable})")
@@ -62,7 +60,7 @@ def cmd_check(args) -> int:
     print(f"data folder   {cfg.data_dir}")
     print(f"weights cache {cfg.cache_dir if cfg.use_cache else 'off'}")
     probe = not (cfg.offline or args.no_network)
-    online = probe and _reachable(tvd.MNIST.mirrors[0])
+    online = probe and _reachable(mnist_family("mnist").mirrors[0])
     ucr_online = probe and _reachable(ECG5000_URL)
     print(f"network       {'dataset host reachable' if online else 'dataset host NOT reachable'}")
     print(f"              {'UCR archive reachable' if ucr_online else 'UCR archive (ECG5000) NOT reachable'}")

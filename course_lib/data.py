@@ -132,26 +132,73 @@ def download(url: str, dest: Path, *, checksum: tuple[str, str] | None = None,
 
 # --------------------------------------------------------------------------- MNIST family
 
-def _torchvision_class(name: str):
-    import torchvision.datasets as tvd
+@dataclass(frozen=True)
+class MnistFamily:
+    """Where an MNIST-style dataset lives: the same folder, files and md5 sums torchvision uses."""
 
-    classes = {"mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}
-    if name not in classes:
-        raise ValueError(f"dataset name must be one of {sorted(classes)}, got {name!r}")
-    return classes[name]
+    folder: str
+    mirrors: tuple[str, ...]
+    resources: tuple[tuple[str, str], ...]
+    classes: tuple[str, ...]
+
+
+MNIST_FAMILY = {
+    "mnist": MnistFamily(
+        "MNIST", ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        (("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+         ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+         ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c")),
+        ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+         "8 - eight", "9 - nine")),
+    "fashion-mnist": MnistFamily(
+        "FashionMNIST", ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        (("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+         ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+         ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+         ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310")),
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+         "Ankle boot")),
+}
+
+
+def mnist_family(name: str) -> MnistFamily:
+    """The folder, files and mirrors of ``"mnist"`` or ``"fashion-mnist"``.
+
+    The course reads these files itself (the IDX format is a short header and raw
+    bytes) instead of through ``torchvision.datasets``: importing torchvision costs
+    several seconds per notebook, and the layout on disk stays torchvision's.
+    """
+    if name not in MNIST_FAMILY:
+        raise ValueError(f"dataset name must be one of {sorted(MNIST_FAMILY)}, got {name!r}")
+    return MNIST_FAMILY[name]
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """Read one uncompressed IDX file (MNIST's format) of unsigned bytes into a uint8 tensor."""
+    raw = Path(path).read_bytes()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    count = int(np.prod(shape)) if shape else 0
+    if len(raw) != offset + count:
+        raise ValueError(f"{path}: header says {shape} ({count} bytes), file has {len(raw) - offset}")
+    return torch.from_numpy(np.frombuffer(raw, dtype=np.uint8, offset=offset).copy()).reshape(shape)
 
 
 def fetch_mnist_family(name: str, data_dir: Path, timeout: float = 30.0) -> Path:
     """Download MNIST or Fashion-MNIST into ``data_dir`` (torchvision's layout), checking md5."""
-    cls = _torchvision_class(name)
-    raw = Path(data_dir) / cls.__name__ / "raw"
-    for filename, md5 in cls.resources:
+    info = mnist_family(name)
+    raw = Path(data_dir) / info.folder / "raw"
+    for filename, md5 in info.resources:
         target = raw / filename.removesuffix(".gz")
         if target.exists():
             continue
         archive = raw / filename
         errors = []
-        for mirror in cls.mirrors:
+        for mirror in info.mirrors:
             try:
                 download(mirror + filename, archive, checksum=("md5", md5), timeout=timeout)
                 break
@@ -167,12 +214,17 @@ def fetch_mnist_family(name: str, data_dir: Path, timeout: float = 30.0) -> Path
 
 def _read_mnist_family(name: str, data_dir: Path) -> tuple[Images, Images]:
     """Read a torchvision-layout dataset from disk; RuntimeError if it is not there."""
-    cls = _torchvision_class(name)
+    info = mnist_family(name)
+    raw = Path(data_dir) / info.folder / "raw"
+    files = [raw / f.removesuffix(".gz") for f, _ in info.resources]
+    if not all(f.exists() for f in files):
+        raise RuntimeError(f"{name} not found in {raw}")
     parts = []
-    for train in (True, False):
-        ds = cls(root=str(data_dir), train=train, download=False)
-        x = ds.data.unsqueeze(1).float().div_(255.0)  # (N, 1, 28, 28)
-        parts.append(Images(x, ds.targets.long().clone()))
+    for images, labels in (files[:2], files[2:]):
+        x, y = read_idx(images), read_idx(labels)
+        if x.dim() != 3 or y.shape != (len(x),):
+            raise RuntimeError(f"{images} and {labels} do not match: {tuple(x.shape)} and {tuple(y.shape)}")
+        parts.append(Images(x.unsqueeze(1).float().div_(255.0), y.long()))  # (N, 1, 28, 28)
     return parts[0], parts[1]
 
 
@@ -264,19 +316,18 @@ def load_mnist_family(cfg: Config, name: str = "mnist") -> Splits:
     The fallbacks: scikit-learn's bundled digits for MNIST, generated shapes
     for Fashion-MNIST. The test split is never used to choose anything.
     """
-    cls = _torchvision_class(name)
+    info = mnist_family(name)
     try:
         pool, test = _read_mnist_family(name, cfg.data_dir)
-        source = f"{cfg.data_dir / cls.__name__}"
+        source = f"{cfg.data_dir / info.folder}"
     except RuntimeError:
         if _try_download(name, cfg):
             pool, test = _read_mnist_family(name, cfg.data_dir)
-            source = f"{cfg.data_dir / cls.__name__} (downloaded)"
+            source = f"{cfg.data_dir / info.folder} (downloaded)"
         else:
             return _fallback(name, cfg)
     train, val, test = _split(pool, test, cfg)
-    classes = tuple(getattr(cls, "classes", [str(i) for i in range(10)]))
-    return Splits(train, val, test, name=name, source=source, is_real=True, classes=classes)
+    return Splits(train, val, test, name=name, source=source, is_real=True, classes=info.classes)
 
 
 def _fallback(name: str, cfg: Config) -> Splits:
@@ -300,9 +351,9 @@ def dataset_status(data_dir: Path) -> dict[str, bool]:
     """Which datasets are on disk in ``data_dir``."""
     status = {}
     for name in ("mnist", "fashion-mnist"):
-        cls = _torchvision_class(name)
-        raw = Path(data_dir) / cls.__name__ / "raw"
-        status[name] = all((raw / f.removesuffix(".gz")).exists() for f, _ in cls.resources)
+        info = mnist_family(name)
+        raw = Path(data_dir) / info.folder / "raw"
+        status[name] = all((raw / f.removesuffix(".gz")).exists() for f, _ in info.resources)
     status["ecg5000"] = all((Path(data_dir) / "ECG5000" / f).exists() for f in ECG5000_FILES)
     return status
 

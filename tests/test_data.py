@@ -2,6 +2,8 @@ import hashlib
 import http.server
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -67,6 +69,40 @@ def test_real_mnist_on_disk_is_read_and_split(cfg):
     assert splits.is_real
     assert len(splits.val) == 100 and len(splits.train) == 500 and len(splits.test) == 100
     assert splits.train.x.max() <= 1.0 and splits.train.x.max() > 0.99
+
+
+
+def test_read_idx_returns_the_bytes_in_their_shape(tmp_path):
+    array = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
+    _write_idx(tmp_path / "x-idx3-ubyte", array)
+    assert data.read_idx(tmp_path / "x-idx3-ubyte").tolist() == array.tolist()
+
+
+def test_read_idx_refuses_truncated_and_foreign_files(tmp_path):
+    _write_idx(tmp_path / "x", np.zeros((5, 28, 28)))
+    (tmp_path / "short").write_bytes((tmp_path / "x").read_bytes()[:-1])
+    (tmp_path / "foreign").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    for name in ("short", "foreign"):
+        with pytest.raises(ValueError):
+            data.read_idx(tmp_path / name)
+
+
+def test_course_reader_agrees_with_torchvision_and_does_not_import_it(cfg):
+    raw = cfg.data_dir / "MNIST" / "raw"
+    rng = np.random.default_rng(1)
+    for prefix, n in (("train", 50), ("t10k", 20)):
+        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    code = (
+        "import sys; from course_lib import data; "
+        f"train, test = data._read_mnist_family('mnist', __import__('pathlib').Path({str(cfg.data_dir)!r})); "
+        "assert 'torchvision' not in sys.modules, 'torchvision was imported'; "
+        "import torchvision.datasets as tvd, torch; "
+        f"ds = tvd.MNIST({str(cfg.data_dir)!r}, train=True, download=False); "
+        "assert torch.equal(train.x, ds.data.unsqueeze(1).float() / 255) and torch.equal(train.y, ds.targets); "
+        "assert tvd.MNIST.resources == list(data.mnist_family('mnist').resources)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -122,12 +122,13 @@ def test_a_hanging_download_times_out_and_the_loader_falls_back(cfg, monkeypatch
     try:
         with pytest.raises(DownloadError, match="gave up"):
             fetch_ecg5000(cfg.data_dir, timeout=1.0, url=url)
+        assert time.perf_counter() - start < 5  # cut off after about 1 s, not hung
         monkeypatch.setattr(data, "ECG5000_URL", url)
         monkeypatch.setattr(data, "_ANNOUNCED", set())
         ecg = load_ecg5000(cfg.replace(download_timeout=1.0))
     finally:
         listener.close()
-    assert time.perf_counter() - start < 8
+    assert time.perf_counter() - start < 30  # the loader too gave up, then generated beats
     assert not ecg.is_real
     err = capsys.readouterr().err
     assert "could not download ecg5000" in err and "generated ECG-like beats" in err
@@ -170,7 +171,7 @@ def _pretend_mnist_family_present(data_dir):
     for name, cls in (("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")):
         raw = data_dir / cls / "raw"
         raw.mkdir(parents=True)
-        for f, _ in data._torchvision_class(name).resources:
+        for f, _ in data.mnist_family(name).resources:
             (raw / f.removesuffix(".gz")).write_bytes(b"")
 
 
