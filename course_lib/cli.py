@@ -147,8 +147,12 @@ def _environment(**values: str):
                 os.environ[k] = v
 
 
-def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | None, timeout: int) -> dict:
-    """Execute one notebook with nbclient; return its status, time, memory and figures."""
+def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | None, timeout: int,
+                 threads: int | None = None) -> dict:
+    """Execute one notebook with nbclient; return its status, time, memory and figures.
+
+    ``threads`` caps the kernel's CPU threads (``OMP_NUM_THREADS``), for notebooks run side by side.
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -160,6 +164,8 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
                OMP_WAIT_POLICY="PASSIVE")
     if cache_dir is not None:
         env["COURSE_CACHE_DIR"] = str(cache_dir)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     status, error = "ok", ""
@@ -187,11 +193,12 @@ def format_table(results: list[dict]) -> str:
                      f"{r['peak_mb']:>8}  {figs}")
         if r["error"]:
             lines.append(f"{'':<36} error: {r['error']}")
-    lines.append(f"total wall time {sum(r['wall_s'] for r in results):.1f} s")
+    lines.append(f"sum of notebook wall times {sum(r['wall_s'] for r in results):.1f} s")
     return "\n".join(lines)
 
 
-def write_report(results: list[dict], out_dir: Path, mode: str) -> None:
+def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
+                 jobs: int = 1) -> None:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
     from .data import dataset_status
     from .results import command_line, machine_info, markdown_report
@@ -199,7 +206,8 @@ def write_report(results: list[dict], out_dir: Path, mode: str) -> None:
     cfg = get_config()
     present = [name for name, ok in dataset_status(cfg.data_dir).items() if ok]
     meta = {**machine_info(), "mode": mode, "command": command_line(),
-            "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})"}
+            "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
+            "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1)}
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
 
@@ -214,14 +222,29 @@ def cmd_run(args) -> int:
     if args.no_cache:  # a fresh cache for this run: every model trains once, solutions reuse them
         cache_dir = out_dir / "cache"
         shutil.rmtree(cache_dir, ignore_errors=True)
-    results = []
-    for path in notebooks:
-        print(f"running {path.name} ({mode} mode) ...", flush=True)
-        results.append(run_notebook(path, out_dir, fast=not args.full, cache_dir=cache_dir,
-                                    timeout=args.timeout))
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
+    jobs = min(args.jobs, len(notebooks))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    kw = dict(fast=not args.full, cache_dir=cache_dir, timeout=args.timeout, threads=threads)
+    start = time.perf_counter()
+    print(f"running {len(notebooks)} notebook(s) in {mode} mode, {jobs} at a time ...", flush=True)
+    if jobs == 1:
+        results = []
+        for path in notebooks:
+            print(f"running {path.name} ...", flush=True)
+            results.append(run_notebook(path, out_dir, **kw))
+    else:  # one process per worker, so each one's peak memory counts only its own kernel
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(run_notebook, path, out_dir, **kw) for path in notebooks]
+            results = [f.result() for f in futures]
+    elapsed = time.perf_counter() - start
     table = format_table(results)
     print(table)
-    write_report(results, out_dir, mode)
+    print(f"whole run: {elapsed:.1f} s wall clock, {jobs} notebook(s) at a time")
+    write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs)
     print(f"executed notebooks, results.md and results.json in {out_dir}")
     return 0 if all(r["status"] == "ok" for r in results) else 1
 
@@ -255,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--build-dir", default=str(project_root() / "build" / "run"),
                      help="where executed notebooks and results go (default: build/run)")
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    run.add_argument("--jobs", "-j", type=int, default=1,
+                     help="notebooks run side by side, each kernel with cpu_count/jobs threads (default 1)")
     run.set_defaults(func=cmd_run)
     sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address")
     sync.add_argument("--check", action="store_true", help="only report notebooks out of step")

@@ -55,7 +55,11 @@ def markdown_report(results: list[dict], meta: dict) -> str:
     for r in results:
         lines.append(f"| {r['notebook']} | {r['status']} | {r['wall_s']:.1f} | {r['peak_mb']} |")
     total = sum(r["wall_s"] for r in results)
-    lines += [f"| **all** | | **{total:.1f}** | **{max((r['peak_mb'] for r in results), default=0)}** |", ""]
+    peak = max((r["peak_mb"] for r in results), default=0)
+    lines += [f"| **sum of notebooks** | | **{total:.1f}** | **{peak}** (largest) |", ""]
+    if meta.get("elapsed_s") is not None:
+        lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, {meta.get('jobs', 1)} notebook(s) "
+                  "at a time.", ""]
     for r in results:
         if not r["records"] and not r["claims"] and not r["error"]:
             continue

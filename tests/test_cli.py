@@ -52,6 +52,27 @@ def test_run_reports_a_failing_notebook(tmp_path):
     assert r["status"] == "FAILED" and "boom" in r["error"]
 
 
+
+def test_run_side_by_side_keeps_order_threads_and_per_kernel_memory(tmp_path):
+    nbs = [_notebook(tmp_path / f"0{i}_par.ipynb", "import os, time\nfrom course_lib import report\n"
+                     f"report.record('index', {i})\n"
+                     "report.record('threads', float(os.environ['OMP_NUM_THREADS']))\ntime.sleep(1)")
+           for i in (1, 2, 3)]
+    assert cli.main(["run", *map(str, nbs), "--jobs", "2", "--build-dir", str(tmp_path / "b")]) == 0
+    results = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())
+    assert [r["records"]["index"]["value"] for r in results["notebooks"]] == [1, 2, 3]
+    cores = results["meta"]["cores"]
+    assert all(r["records"]["threads"]["value"] == max(1, cores // 2) for r in results["notebooks"])
+    assert results["meta"]["jobs"] == 2 and results["meta"]["elapsed_s"] > 0
+    assert all(10 < r["peak_mb"] < 1500 for r in results["notebooks"])  # one kernel each, not the sum
+    assert "Whole run:" in (tmp_path / "b" / "fast" / "results.md").read_text()
+
+
+def test_run_refuses_zero_jobs(tmp_path):
+    nb = _notebook(tmp_path / "01_z.ipynb", "1")
+    with pytest.raises(SystemExit, match="--jobs"):
+        cli.main(["run", str(nb), "--jobs", "0", "--build-dir", str(tmp_path / "b")])
+
 def test_default_notebook_list_is_chapters_then_solutions():
     root = cli.project_root()
     names = [p.relative_to(root).as_posix() for p in cli.find_notebooks([])]
