@@ -29,6 +29,26 @@ def test_fit_with_a_transform_learns_to_undo_it(low_rank_images):
     assert evaluate(model, low_rank_images, transform=noisy) < 0.5 * before
 
 
+
+def test_one_cycle_schedule_learns_and_ends_with_a_tiny_learning_rate(low_rank_images, monkeypatch):
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def step(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    x_train, x_val = low_rank_images[:448], low_rank_images[448:]
+    h = fit(_model(), x_train, x_val=x_val, num_epochs=6, batch_size=32, lr=1e-2, progress=False,
+            schedule="one-cycle")
+    assert len(seen) == 6 * 14
+    assert seen[0] < 1e-3 and abs(max(seen) - 1e-2) < 1e-3 and seen[-1] < 1e-5  # warm up, peak, anneal
+    assert seen.index(max(seen)) in range(20, 32)  # the peak about 30% of the way
+    assert h.val_loss[-1] < 0.5 * h.val_loss[0]
+    with pytest.raises(ValueError, match="schedule"):
+        fit(_model(), x_train, num_epochs=1, batch_size=32, lr=1e-3, schedule="cosine")
+
 def test_fit_rejects_mismatched_or_bad_arguments(low_rank_images):
     with pytest.raises(ValueError, match="as many targets"):
         fit(_model(), low_rank_images, low_rank_images[:10], num_epochs=1, batch_size=8, lr=1e-3)
