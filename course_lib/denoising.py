@@ -16,35 +16,70 @@ FILTER_GRIDS = {
 }
 
 
-def tune_filters(noisy_val: torch.Tensor, clean_val: torch.Tensor, grids: dict | None = None,
-                 correct: bool = False) -> dict[str, tuple[dict, IntensityCorrection | None]]:
-    """For each filter, the parameters with the best validation PSNR (and, if ``correct``,
-    an intensity correction fitted on the same validation pairs)."""
-    grids = FILTER_GRIDS if grids is None else grids
+def _check_tuning(noisy_val, clean_val, grids):
     if noisy_val.shape != clean_val.shape or noisy_val.dim() != 4:
         raise ValueError(f"expected noisy and clean validation images of one shape (B, C, H, W), got "
                          f"{tuple(noisy_val.shape)} and {tuple(clean_val.shape)}")
     unknown = set(grids) - set(CLASSICAL_FILTERS)
     if unknown or not grids:
         raise ValueError(f"grids must name filters among {sorted(CLASSICAL_FILTERS)}, got {sorted(grids)}")
-    tuned = {}
+
+
+def tune_filters_both(noisy_val: torch.Tensor, clean_val: torch.Tensor,
+                      grids: dict | None = None) -> tuple[dict, dict]:
+    """``tune_filters`` without and with the intensity correction, running each filter setting once.
+
+    Returns ``(plain, corrected)``, each shaped like ``tune_filters``' result; the
+    best setting may differ between the two.
+    """
+    grids = FILTER_GRIDS if grids is None else grids
+    _check_tuning(noisy_val, clean_val, grids)
+    plain, corrected = {}, {}
     for name, grid in grids.items():
-        best = None
+        best_plain = best_corr = None
         for params in grid:
             y = CLASSICAL_FILTERS[name](noisy_val, **params)
-            corr = IntensityCorrection().fit(y, clean_val) if correct else None
-            score = psnr(clean_val, corr(y) if corr else y)
-            if best is None or score > best[0]:
-                best = (score, params, corr)
-        tuned[name] = (best[1], best[2])
+            score = psnr(clean_val, y)
+            if best_plain is None or score > best_plain[0]:
+                best_plain = (score, params)
+            corr = IntensityCorrection().fit(y, clean_val)
+            score = psnr(clean_val, corr(y))
+            if best_corr is None or score > best_corr[0]:
+                best_corr = (score, params, corr)
+        plain[name] = (best_plain[1], None)
+        corrected[name] = (best_corr[1], best_corr[2])
+    return plain, corrected
+
+
+def tune_filters(noisy_val: torch.Tensor, clean_val: torch.Tensor, grids: dict | None = None,
+                 correct: bool = False) -> dict[str, tuple[dict, IntensityCorrection | None]]:
+    """For each filter, the parameters with the best validation PSNR (and, if ``correct``,
+    an intensity correction fitted on the same validation pairs)."""
+    grids = FILTER_GRIDS if grids is None else grids
+    if correct:
+        return tune_filters_both(noisy_val, clean_val, grids)[1]
+    _check_tuning(noisy_val, clean_val, grids)
+    tuned = {}
+    for name, grid in grids.items():
+        scores = [(-psnr(clean_val, CLASSICAL_FILTERS[name](noisy_val, **params)), i)
+                  for i, params in enumerate(grid)]
+        tuned[name] = (grid[min(scores)[1]], None)  # the best PSNR; the first setting on a tie
     return tuned
 
 
-def apply_filters(noisy: torch.Tensor, tuned: dict) -> dict[str, torch.Tensor]:
-    """Run every tuned filter (from ``tune_filters``) on ``noisy``; name -> denoised images."""
+def apply_filters(noisy: torch.Tensor, tuned: dict, reuse: dict | None = None) -> dict[str, torch.Tensor]:
+    """Run every tuned filter (from ``tune_filters``) on ``noisy``; name -> denoised images.
+
+    ``reuse``: a dict shared between calls on the same ``noisy`` images, so a filter
+    setting that two tunings chose runs once.
+    """
+    reuse = {} if reuse is None else reuse
     out = {}
     for name, (params, corr) in tuned.items():
-        y = CLASSICAL_FILTERS[name](noisy, **params)
+        key = (name, tuple(sorted(params.items())))
+        if key not in reuse:
+            reuse[key] = CLASSICAL_FILTERS[name](noisy, **params)
+        y = reuse[key]
         out[name] = corr(y) if corr is not None else y
     return out
 

@@ -5,7 +5,7 @@ from scipy import ndimage
 from skimage.metrics import structural_similarity
 from skimage.restoration import denoise_tv_chambolle
 
-from course_lib import plotting, widgets
+from course_lib import baselines, plotting, widgets
 from course_lib.baselines import (
     CLASSICAL_FILTERS,
     IntensityCorrection,
@@ -16,7 +16,13 @@ from course_lib.baselines import (
 )
 from course_lib.corruptions import gaussian_noise
 from course_lib.data import PUBLIC_DOMAIN_PHOTOS, bundled_photo
-from course_lib.denoising import apply_filters, crop_to_multiple, random_patches, tune_filters
+from course_lib.denoising import (
+    apply_filters,
+    crop_to_multiple,
+    random_patches,
+    tune_filters,
+    tune_filters_both,
+)
 from course_lib.metrics import psnr, ssim
 
 
@@ -90,6 +96,22 @@ def test_tune_filters_picks_the_best_setting_on_validation():
     with pytest.raises(ValueError):
         tune_filters(noisy, x, grids={"wavelet": [{}]})
 
+
+
+def test_tuning_both_ways_at_once_matches_tuning_each_and_reuses_filter_runs(monkeypatch):
+    x = _squares()
+    noisy = gaussian_noise(x, torch.Generator().manual_seed(1), 0.4)
+    grids = {"Gaussian": [dict(sigma=0.5), dict(sigma=1.0), dict(sigma=2.0)], "median": [dict(size=3)]}
+    plain, corrected = tune_filters_both(noisy, x, grids=grids)
+    assert {k: v[0] for k, v in plain.items()} == {k: v[0] for k, v in tune_filters(noisy, x, grids=grids).items()}
+    assert all(v[1] is None for v in plain.values()) and all(v[1] is not None for v in corrected.values())
+    calls = []
+    real = baselines.CLASSICAL_FILTERS["Gaussian"]
+    monkeypatch.setitem(baselines.CLASSICAL_FILTERS, "Gaussian", lambda z, **p: calls.append(p) or real(z, **p))
+    reuse = {}
+    a = apply_filters(noisy, {"Gaussian": (dict(sigma=1.0), None)}, reuse=reuse)
+    b = apply_filters(noisy, {"Gaussian": (dict(sigma=1.0), corrected["Gaussian"][1])}, reuse=reuse)
+    assert len(calls) == 1 and not torch.equal(a["Gaussian"], b["Gaussian"])
 
 def test_patches_crops_and_photos():
     img = torch.arange(2 * 20 * 30, dtype=torch.float32).reshape(2, 20, 30)
