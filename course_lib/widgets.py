@@ -125,7 +125,7 @@ def image_rows_explorer(options: dict, description: str = "choice", n: int = 6) 
     update()
     box = W.VBox([slider, out])
     box.slider, box.artists, box.output = slider, artists, out  # handles for tests
-    return box
+    return mark_main_widget(box)
 
 
 def threshold_explorer(scores, y_anomaly, start: float) -> W.Widget:
@@ -159,7 +159,7 @@ def threshold_explorer(scores, y_anomaly, start: float) -> W.Widget:
     box.metrics = update(start)
     refresh()
     slider.observe(on_change, names="value")
-    return box
+    return mark_main_widget(box)
 
 
 def inpainting_explorer(image: torch.Tensor, fills: dict, start=(8, 8, 12)) -> W.Widget:
@@ -199,4 +199,52 @@ def inpainting_explorer(image: torch.Tensor, fills: dict, start=(8, 8, 12)) -> W
     update()
     box = W.HBox([W.VBox([top, left, side]), out])
     box.sliders, box.artists, box.output = (top, left, side), artists, out  # handles for tests
-    return box
+    return mark_main_widget(box)
+
+
+def segmentation_explorer(x: torch.Tensor, label_maps: dict, num_classes: int) -> W.Widget:
+    """A slider over scenes: the image, then each label map (truth, predictions) of that scene.
+
+    Args:
+        x: images (B, C, H, W).
+        label_maps: name -> labels (B, H, W); the first one is the reference (the truth):
+            the others' titles give the share of its digit pixels they label the same.
+    """
+    from .plotting import label_colours
+
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not label_maps or any(
+            not isinstance(v, torch.Tensor) or v.shape != (x.shape[0], *x.shape[-2:]) for v in label_maps.values()):
+        raise ValueError(f"expected images (B, C, H, W) and at least one label map (B, H, W) each, got "
+                         f"{tuple(getattr(x, 'shape', ()))} and "
+                         f"{[tuple(getattr(v, 'shape', ())) for v in label_maps.values()]}")
+    names = list(label_maps)
+    truth = label_maps[names[0]]
+    slider = W.IntSlider(value=0, min=0, max=len(x) - 1, description="scene")
+    fig, axes = plt.subplots(1, 1 + len(names), figsize=(2.2 * (1 + len(names)), 2.6))
+    image = axes[0].imshow(_as_image(x[0]), cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("image", fontsize=9)
+    cmap = label_colours(num_classes)
+    maps = [ax.imshow(label_maps[name][0].cpu().numpy(), cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5,
+                      interpolation="nearest") for ax, name in zip(axes[1:], names, strict=True)]
+    for ax in axes:
+        ax.set_axis_off()
+    out, refresh = figure_output(fig)
+
+    def update(_change=None):
+        i = slider.value
+        image.set_data(_as_image(x[i]))
+        ink = truth[i] > 0
+        for ax, artist, name in zip(axes[1:], maps, names, strict=True):
+            artist.set_data(label_maps[name][i].cpu().numpy())
+            if artist is maps[0]:
+                ax.set_title(name, fontsize=9)
+            else:
+                agree = (label_maps[name][i][ink] == truth[i][ink]).float().mean().item() if ink.any() else 1.0
+                ax.set_title(f"{name}\n{agree:.0%} of digit pixels right", fontsize=9)
+        refresh()
+
+    slider.observe(update, names="value")
+    update()
+    box = W.VBox([slider, out])
+    box.slider, box.artists, box.output = slider, [image, *maps], out  # handles for tests
+    return mark_main_widget(box)

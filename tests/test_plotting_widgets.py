@@ -51,3 +51,29 @@ def test_widgets_carry_the_classes_the_browser_test_looks_for():
     assert widgets.FIGURE_CLASS in box.output._dom_classes
     with pytest.raises(ValueError):
         widgets.mark_main_widget("not a widget")
+
+
+def test_segmentation_explorer_shows_the_chosen_scene_and_scores_against_the_truth():
+    x = torch.zeros(3, 1, 4, 4)
+    x[1, :, :2] = 1.0
+    truth = (x[:, 0] > 0).long() * 3  # scene 1: the top half is digit class 3
+    wrong = truth.clone()
+    wrong[1, 0] = 5  # half of its digit pixels mislabelled
+    box = widgets.segmentation_explorer(x, {"truth": truth, "model": wrong}, num_classes=11)
+    assert widgets.MAIN_WIDGET_CLASS in box._dom_classes and box.output.outputs
+    first = box.output.outputs[0]["data"]["image/png"]
+    box.slider.value = 1
+    assert np.allclose(box.artists[0].get_array(), x[1, 0].numpy())
+    assert np.array_equal(box.artists[2].get_array(), wrong[1].numpy())
+    assert "50% of digit pixels right" in box.artists[2].axes.get_title()
+    assert box.output.outputs[0]["data"]["image/png"] != first
+    with pytest.raises(ValueError):
+        widgets.segmentation_explorer(x, {"truth": truth[:2]}, num_classes=11)
+
+
+def test_every_explorer_is_marked_as_its_chapters_main_widget():
+    options = {1: {"a": torch.zeros(2, 1, 4, 4)}, 2: {"a": torch.ones(2, 1, 4, 4)}}
+    boxes = [widgets.image_rows_explorer(options, n=2),
+             widgets.threshold_explorer(torch.tensor([0.1, 0.9, 0.5]), torch.tensor([0, 1, 1]), start=0.5),
+             widgets.inpainting_explorer(torch.rand(1, 8, 8), {"mean": lambda xm, m: xm}, start=(1, 1, 2))]
+    assert all(widgets.MAIN_WIDGET_CLASS in b._dom_classes for b in boxes)
