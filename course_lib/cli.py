@@ -160,8 +160,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     nb = nbformat.read(path, as_version=4)
     report_file = out_dir / f"{path.stem}.json"
     report_file.unlink(missing_ok=True)
-    env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file),
-               OMP_WAIT_POLICY="PASSIVE")
+    env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file))
     if cache_dir is not None:
         env["COURSE_CACHE_DIR"] = str(cache_dir)
     if threads is not None:

@@ -144,7 +144,7 @@ def _write_settings(folder: Path) -> None:
 
 def _lab_env(tmp: Path) -> dict:
     """Fast mode, and every Jupyter/IPython folder a throw-away one under ``tmp``."""
-    env = dict(os.environ, COURSE_FAST="1", OMP_WAIT_POLICY="PASSIVE",
+    env = dict(os.environ, COURSE_FAST="1",
                JUPYTER_CONFIG_DIR=str(tmp / "config"), JUPYTER_DATA_DIR=str(tmp / "data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), IPYTHONDIR=str(tmp / "ipython"),
                JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
