@@ -87,9 +87,19 @@ def _place(x, y, scene, tiles, labels, threshold, max_overlap, g) -> None:
     _paste(x, y, scene, tiles, labels, ink, top, left)
 
 
+def _rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Turn each image (N, 1, H, W) about its centre by its angle in ``degrees`` (N,)."""
+    a = torch.deg2rad(degrees)
+    cos, sin, zero = a.cos(), a.sin(), torch.zeros_like(a)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)  # (N, 2, 3)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def make_scenes(digits_x: torch.Tensor, digits_y: torch.Tensor, n: int, size: int = 48,
                 per_scene: tuple[int, int] = (2, 2), digit_size: tuple[int, int] = (20, 28),
-                max_overlap: float = 0.15, threshold: float = 0.3, seed: int = 0) -> Scenes:
+                max_overlap: float = 0.15, threshold: float = 0.3, seed: int = 0,
+                max_rotation: float = 0.0) -> Scenes:
     """``n`` canvases of ``size`` x ``size`` with ``per_scene`` = (min, max) digits each.
 
     Args:
@@ -97,8 +107,12 @@ def make_scenes(digits_x: torch.Tensor, digits_y: torch.Tensor, n: int, size: in
         digit_size: side (min, max) of each pasted 28x28 tile, in pixels.
         max_overlap: largest share of a new digit's ink that may fall on earlier digits.
         threshold: ink level from which a pixel is labelled as its digit.
+        max_rotation: each digit turned by a random angle in [-max_rotation, max_rotation]
+            degrees before it is pasted (augmentation for training scenes; 0 = upright).
     """
     _check_scene_args(digits_x, digits_y, n, size, per_scene, digit_size, max_overlap, threshold)
+    if not 0 <= max_rotation <= 180:
+        raise ValueError(f"max_rotation must be in [0, 180] degrees, got {max_rotation}")
     g = torch.Generator().manual_seed(seed)
     counts = torch.randint(per_scene[0], per_scene[1] + 1, (n,), generator=g)
     x = torch.zeros(n, size, size)
@@ -107,9 +121,12 @@ def make_scenes(digits_x: torch.Tensor, digits_y: torch.Tensor, n: int, size: in
         scene = (counts > slot).nonzero().flatten()
         idx = torch.randint(0, len(digits_x), (len(scene),), generator=g)
         sides = torch.randint(digit_size[0], digit_size[1] + 1, (len(scene),), generator=g)
+        source = digits_x[idx].float()
+        if max_rotation > 0:
+            source = _rotate(source, (torch.rand(len(idx), generator=g) * 2 - 1) * max_rotation)
         for side in sides.unique().tolist():
             k = (sides == side).nonzero().flatten()
-            tiles = F.interpolate(digits_x[idx[k]].float(), size=(side, side), mode="bilinear",
+            tiles = F.interpolate(source[k], size=(side, side), mode="bilinear",
                                   align_corners=False).clamp_(0, 1)[:, 0]  # (k, side, side)
             _place(x, y, scene[k], tiles, digits_y[idx[k]].long(), threshold, max_overlap, g)
     return Scenes(x.unsqueeze(1), y)

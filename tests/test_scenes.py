@@ -50,3 +50,19 @@ def test_bad_parameters_are_rejected(source, kwargs):
 def test_impossible_layouts_say_so(source):
     with pytest.raises(ValueError, match="could not place"):
         make_scenes(*source, 20, size=24, per_scene=(4, 4), digit_size=(22, 24), max_overlap=0.0)
+
+
+def test_rotation_turns_the_digit_and_keeps_labels_on_the_ink(source):
+    x, y = source
+    bar = torch.zeros(1, 1, 28, 28)
+    bar[..., 4:24, 13:15] = 1.0  # a vertical stroke
+    upright = make_scenes(bar, y[:1], 1, size=28, per_scene=(1, 1), digit_size=(28, 28), seed=0)
+    turned = make_scenes(bar, y[:1], 1, size=28, per_scene=(1, 1), digit_size=(28, 28), seed=0,
+                         max_rotation=90.0)
+    assert torch.equal(upright.x, bar[:, :1])  # no rotation asked: the same digit, same random stream
+    assert not torch.allclose(turned.x, upright.x)
+    assert torch.equal(turned.y > 0, turned.x[:, 0] >= 0.3)
+    many = make_scenes(x, y, 20, size=40, digit_size=(16, 24), seed=2, max_rotation=20.0)
+    assert torch.equal(many.y > 0, many.x[:, 0] >= 0.3)
+    with pytest.raises(ValueError, match="max_rotation"):
+        make_scenes(x, y, 2, max_rotation=-5.0)
