@@ -1,3 +1,11 @@
+import os
+
+# Under pytest-xdist the workers share the cores: one torch thread pool each, and the
+# notebook kernels they start inherit the same limit.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+
 import pytest
 import torch
 
