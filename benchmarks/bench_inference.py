@@ -33,7 +33,7 @@ def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
                                                       (2, 28, 28)),
         "04 photo eraser U-Net, 32x32 RGB patches": (UNet(4, 3, channels=(8, 16, 32), output="clamp"),
                                                      (4, 32, 32)),
-        "05 segmentation U-Net 8-16-32-64, 11 classes": (UNet(1, 11, channels=(8, 16, 32, 64)), (1, 32, 32)),
+        "05 segmentation U-Net 8-32-64-128, 11 classes": (UNet(1, 11, channels=(8, 32, 64, 128)), (1, 32, 32)),
         "06 heartbeat MLP autoencoder 140-64-32-8": (MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32),
                                                                     latent_dim=8, output="linear"), (1, 140)),
         "06 heartbeat conv1d autoencoder": (Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32),

@@ -85,7 +85,7 @@ class Config:
         return replace(self, **changes)
 
 
-FULL_SIZES = dict(n_train=10_000, n_val=1_000, n_test=10_000, batch_size=64, num_epochs=10)
+FULL_SIZES = dict(n_train=10_000, n_val=1_000, n_test=10_000, batch_size=64, num_epochs=20)
 FAST_SIZES = dict(n_train=400, n_val=100, n_test=200, batch_size=64, num_epochs=1)
 
 
