@@ -86,7 +86,7 @@ class Config:
 
 
 FULL_SIZES = dict(n_train=10_000, n_val=1_000, n_test=10_000, batch_size=64, num_epochs=20)
-FAST_SIZES = dict(n_train=400, n_val=100, n_test=200, batch_size=64, num_epochs=1)
+FAST_SIZES = dict(n_train=1_000, n_val=200, n_test=500, batch_size=64, num_epochs=1)
 
 
 def get_config(environ: dict | None = None) -> Config:
