@@ -59,17 +59,21 @@ def _write_idx(path, array: np.ndarray):
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def test_real_mnist_on_disk_is_read_and_split(cfg):
-    raw = cfg.data_dir / "MNIST" / "raw"
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", 600), ("t10k", 100)):
+def _write_fake_mnist(data_dir, n_train: int, n_test: int, seed: int = 0) -> None:
+    """Random digits-shaped IDX files in torchvision's MNIST layout under ``data_dir``."""
+    raw = data_dir / "MNIST" / "raw"
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
         _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
         _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+
+
+def test_real_mnist_on_disk_is_read_and_split(cfg):
+    _write_fake_mnist(cfg.data_dir, 600, 100)
     splits = load_mnist_family(cfg.replace(offline=True), "mnist")
     assert splits.is_real
     assert len(splits.val) == 100 and len(splits.train) == 500 and len(splits.test) == 100
     assert splits.train.x.max() <= 1.0 and splits.train.x.max() > 0.99
-
 
 
 def test_read_idx_returns_the_bytes_in_their_shape(tmp_path):
@@ -88,11 +92,7 @@ def test_read_idx_refuses_truncated_and_foreign_files(tmp_path):
 
 
 def test_course_reader_agrees_with_torchvision_and_does_not_import_it(cfg):
-    raw = cfg.data_dir / "MNIST" / "raw"
-    rng = np.random.default_rng(1)
-    for prefix, n in (("train", 50), ("t10k", 20)):
-        _write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        _write_idx(raw / f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, n))
+    _write_fake_mnist(cfg.data_dir, 50, 20, seed=1)
     code = (
         "import sys; from course_lib import data; "
         f"train, test = data._read_mnist_family('mnist', __import__('pathlib').Path({str(cfg.data_dir)!r})); "
