@@ -2,9 +2,10 @@ import warnings
 
 import pytest
 import torch
+from torch import nn
 
 from course_lib.models import MLPAutoencoder
-from course_lib.training import batch_indices, evaluate, fit, fit_cached, predict
+from course_lib.training import adam, batch_indices, evaluate, fit, fit_cached, predict
 
 
 def _model():
@@ -122,3 +123,20 @@ def test_pixel_cross_entropy_weights_background_and_keys_the_cache_by_its_settin
     assert describe_callable(PixelCrossEntropy(3, 0.2)) != describe_callable(PixelCrossEntropy(3, 0.5))
     with pytest.raises(ValueError):
         PixelCrossEntropy(3, 0.0)
+
+
+def test_adam_is_fused_where_torch_has_it_and_updates_like_plain_adam():
+    torch.manual_seed(0)
+    a, b = nn.Linear(8, 4), nn.Linear(8, 4)
+    b.load_state_dict(a.state_dict())
+    fast, plain = adam(a.parameters(), lr=1e-2), torch.optim.Adam(b.parameters(), lr=1e-2)
+    assert fast.defaults.get("fused") is True  # torch 2.4+ has the fused CPU kernel
+    x, before = torch.randn(16, 8), a.weight.detach().clone()
+    for _ in range(5):
+        for net, opt in ((a, fast), (b, plain)):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+    assert not torch.allclose(a.weight, before)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(p, q, atol=1e-6)
