@@ -211,6 +211,51 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     (out_dir / "results.md").write_text(markdown_report(results, meta))
 
 
+def _chapter(path: Path) -> str:
+    return path.name.split("_", 1)[0]
+
+
+def start_order(notebooks: list[Path], previous: dict[str, float]) -> list[Path]:
+    """Longest first, by ``previous`` wall times (a former run's), the rest in the order given.
+
+    Starting the longest notebook first keeps one long chapter from running alone at the end.
+    """
+    rank = {p: i for i, p in enumerate(notebooks)}
+    return sorted(notebooks, key=lambda p: (-previous.get(p.name, -1.0), rank[p]))
+
+
+def _previous_wall_times(out_dir: Path) -> dict[str, float]:
+    try:
+        old = json.loads((out_dir / "results.json").read_text())
+        return {r["notebook"]: float(r["wall_s"]) for r in old["notebooks"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def run_side_by_side(pool, notebooks: list[Path], out_dir: Path, jobs: int, kw: dict) -> list[dict]:
+    """Run notebooks in ``pool``, ``jobs`` at a time; results in the order given.
+
+    A solution notebook (``solutions/NN_*``) starts only after its chapter ``NN_*`` of the
+    same run has finished, so it reuses the models that chapter cached instead of
+    training them again. Otherwise the longest notebooks of the previous run start first.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    chapters = {_chapter(p): p for p in notebooks if p.parent.name != "solutions"}
+    needs = {p: chapters.get(_chapter(p)) if p.parent.name == "solutions" else None for p in notebooks}
+    queue, done, running, results = start_order(notebooks, _previous_wall_times(out_dir)), set(), {}, {}
+    while queue or running:
+        ready = [p for p in queue if needs[p] is None or needs[p] in done]
+        for path in ready[:jobs - len(running)]:
+            queue.remove(path)
+            running[pool.submit(run_notebook, path, out_dir, **kw)] = path
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            path = running.pop(future)
+            results[path], _ = future.result(), done.add(path)
+    return [results[p] for p in notebooks]
+
+
 def cmd_run(args) -> int:
     """Execute notebooks headless, keep the executed copies, print the results table."""
     notebooks = find_notebooks(args.notebooks)
@@ -237,8 +282,7 @@ def cmd_run(args) -> int:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(run_notebook, path, out_dir, **kw) for path in notebooks]
-            results = [f.result() for f in futures]
+            results = run_side_by_side(pool, notebooks, out_dir, jobs, kw)
     elapsed = time.perf_counter() - start
     table = format_table(results)
     print(table)

@@ -1,5 +1,9 @@
 import json
+import threading
+import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -99,3 +103,35 @@ def test_fetch_data_fails_cleanly_without_network(tmp_path, monkeypatch, capsys)
                         lambda *a, **k: (_ for _ in ()).throw(OSError("blocked")))
     assert cli.main(["fetch-data", "--timeout", "2"]) == 1
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_longest_first_from_the_previous_run_then_the_order_given():
+    a, b, c = Path("01_a.ipynb"), Path("02_b.ipynb"), Path("03_c.ipynb")
+    assert cli.start_order([a, b, c], {}) == [a, b, c]
+    assert cli.start_order([a, b, c], {"01_a.ipynb": 5.0, "03_c.ipynb": 60.0}) == [c, a, b]
+
+
+def test_a_solution_starts_only_after_its_chapter_finished(tmp_path, monkeypatch):
+    log, lock = [], threading.Lock()
+
+    def fake_run(path, out_dir, **kw):
+        with lock:
+            log.append(("start", path.name))
+        time.sleep({"05_long.ipynb": 0.3}.get(path.name, 0.05))
+        with lock:
+            log.append(("end", path.name))
+        return {"notebook": path.name, "wall_s": 0.0}
+
+    monkeypatch.setattr(cli, "run_notebook", fake_run)
+    sol = tmp_path / "solutions"
+    nbs = [tmp_path / "01_a.ipynb", tmp_path / "05_long.ipynb", sol / "05_solutions.ipynb",
+           sol / "01_solutions.ipynb"]
+    (tmp_path / "results.json").write_text(json.dumps(
+        {"notebooks": [{"notebook": "05_long.ipynb", "wall_s": 900}, {"notebook": "05_solutions.ipynb",
+                                                                       "wall_s": 800}]}))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = cli.run_side_by_side(pool, nbs, tmp_path, 2, {})
+    assert [r["notebook"] for r in results] == [p.name for p in nbs]  # reported in the order given
+    assert log[0] == ("start", "05_long.ipynb")  # longest of the previous run first
+    assert log.index(("start", "05_solutions.ipynb")) > log.index(("end", "05_long.ipynb"))
+    assert log.index(("start", "01_solutions.ipynb")) > log.index(("end", "01_a.ipynb"))
