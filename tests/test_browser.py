@@ -342,12 +342,16 @@ def figure_data(widget) -> str:
 def move_slider(page, widget, presses: int = 5) -> None:
     """Focus the widget's first slider handle and press ArrowRight (ArrowLeft at the maximum)."""
     handle = widget.locator("[role=slider]").first
-    before = handle.get_attribute("aria-valuenow")
+
+    def value():  # noUiSlider rounds aria-valuenow to 1 decimal; aria-valuetext is the readout
+        return handle.get_attribute("aria-valuetext") or handle.get_attribute("aria-valuenow")
+
+    before = value()
     for key in ("ArrowRight", "ArrowLeft"):
         handle.focus()
         for _ in range(presses):
             page.keyboard.press(key)
-        if handle.get_attribute("aria-valuenow") != before:
+        if value() != before:
             return
     raise AssertionError(f"the slider did not move from {before}")
 
