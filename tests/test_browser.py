@@ -8,8 +8,9 @@ slider changes the figure it drives. Screenshots go to build/browser/.
 Needs Chromium and Playwright (`pip install playwright`, in the dev extra; do not
 run `playwright install`: the system Chromium is used). On Debian/Ubuntu:
 `apt-get install chromium` (or run .ci/install-browser); elsewhere point
-COURSE_CHROMIUM at a Chromium or Chrome binary. Select with `-m browser`, leave out
-with `-m "not browser"`.
+COURSE_CHROMIUM at a Chromium or Chrome binary. Select with `-m browser` (they are
+deselected by default); `-n 2 --dist load` runs two chapters at a time, each worker
+with its own JupyterLab and Chromium (about 8 minutes for six chapters on 2 cores).
 """
 
 from __future__ import annotations
