@@ -252,7 +252,8 @@ def run_side_by_side(pool, notebooks: list[Path], out_dir: Path, jobs: int, kw: 
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in finished:
             path = running.pop(future)
-            results[path], _ = future.result(), done.add(path)
+            results[path] = future.result()
+            done.add(path)
     return [results[p] for p in notebooks]
 
 
