@@ -76,3 +76,24 @@ def test_unet_clamp_output_stays_in_range_at_inference():
     net = UNet(channels=(4, 8), output="clamp").eval()
     y = net(torch.randn(2, 1, 8, 8) * 100)
     assert 0 <= y.min() and y.max() <= 1
+
+
+def test_unet_runs_channels_last_inside_and_returns_the_usual_layout():
+    torch.manual_seed(0)
+    net = UNet(in_channels=1, out_channels=5, channels=(4, 8, 16))
+    assert net.down[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.rand(3, 1, 16, 16)
+    y = net(x)
+    assert y.is_contiguous() and y.view(3, -1).shape == (3, 5 * 16 * 16)
+    # the same weights in the ordinary layout, run layer by layer, give the same numbers
+    plain = UNet(in_channels=1, out_channels=5, channels=(4, 8, 16))
+    plain.load_state_dict(net.state_dict())
+    plain.to(memory_format=torch.contiguous_format)
+    feats, h = [], x
+    for i, block in enumerate(plain.down):
+        h = block(h if i == 0 else plain.pool(h))
+        feats.append(h)
+    h = feats.pop()
+    for up, merge in zip(plain.up, plain.merge):
+        h = merge(torch.cat([up(h), feats.pop()], 1))
+    assert torch.allclose(plain.head(h), y, atol=1e-5)
