@@ -22,12 +22,17 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
+BEFORE_TRAINING_ITEMS = 2048  # History.train_loss[0] is measured on at most this many training items
+
+
 @dataclass
 class History:
     """What ``fit`` measured: losses per epoch and speed.
 
-    Index 0 is the loss before training; later train losses are the mean over
-    each epoch's batches, validation losses are measured after each epoch.
+    Index 0 is the loss before training (on every item of the validation set, and on
+    an evenly spread sample of at most ``BEFORE_TRAINING_ITEMS`` training items);
+    later train losses are the mean over each epoch's batches, validation losses are
+    measured after each epoch.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -136,8 +141,9 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
             history.val_loss.append(evaluate(model, x_val, target_val, loss_fn=loss_fn,
                                              transform=transform, seed=seed + 1, device=device))
 
-    history.train_loss.append(evaluate(model, x, target, loss_fn=loss_fn, transform=transform,
-                                       seed=seed, device=device))
+    every = -(-len(x) // BEFORE_TRAINING_ITEMS)  # a spread-out sample is enough for epoch 0
+    history.train_loss.append(evaluate(model, x[::every], target[::every], loss_fn=loss_fn,
+                                       transform=transform, seed=seed, device=device))
     validate()
     start = time.perf_counter()
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress, leave=False)

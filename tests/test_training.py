@@ -142,3 +142,16 @@ def test_adam_is_fused_where_torch_has_it_and_updates_like_plain_adam():
     assert not torch.allclose(a.weight, before)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.allclose(p, q, atol=1e-6)
+
+
+def test_the_loss_before_training_is_measured_on_a_spread_sample_of_a_large_set(monkeypatch):
+    import course_lib.training as training
+
+    monkeypatch.setattr(training, "BEFORE_TRAINING_ITEMS", 10)
+    torch.manual_seed(0)
+    x = torch.rand(25, 1, 4, 4)
+    x[::3] = 0  # the sample is x[::3]: all zeros, so its loss differs from the whole set's
+    model = MLPAutoencoder(input_shape=(1, 4, 4), hidden=(8,), latent_dim=2)
+    sample, whole = evaluate(model, x[::3]), evaluate(model, x)
+    history = fit(model, x, num_epochs=1, batch_size=5, lr=1e-3, progress=False)
+    assert history.train_loss[0] == pytest.approx(sample) and sample != pytest.approx(whole)
