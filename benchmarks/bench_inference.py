@@ -26,7 +26,7 @@ from course_lib.training import predict
 def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
     """name -> (model, shape of one input), with the chapters' own settings."""
     return {
-        "01 MLP autoencoder 784-512-256-32": (MLPAutoencoder(hidden=(512, 256), latent_dim=32), (1, 28, 28)),
+        "01 MLP autoencoder 784-256-32": (MLPAutoencoder(hidden=(256,), latent_dim=32), (1, 28, 28)),
         "02 MLP autoencoder 784-512-16": (MLPAutoencoder(hidden=(512,), latent_dim=16), (1, 28, 28)),
         "03 denoising U-Net 8-16-32": (UNet(1, 1, channels=(8, 16, 32), output="clamp"), (1, 28, 28)),
         "04 inpainting U-Net 8-16-32, mask channel": (UNet(2, 1, channels=(8, 16, 32), output="clamp"),

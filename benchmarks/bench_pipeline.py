@@ -1,6 +1,6 @@
 """Training-epoch speed: the course's in-memory tensor batching vs the usual DataLoader pipeline.
 
-Same model (chapter 01's MLP autoencoder 784-512-256-32), same batch size, same
+Same model (chapter 01's MLP autoencoder 784-256-32), same batch size, same
 optimizer; one epoch each, repeated, median reported. The usual pipeline is
 ``DataLoader(torchvision.datasets.MNIST(transform=ToTensor()), shuffle=True)``,
 which decodes every image through PIL and ToTensor on every epoch.
@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
                           ("in-memory tensors (course_lib)",
                            lambda m, o: epoch_tensors(m, o, x_all, args.batch_size, g))):
             torch.manual_seed(0)
-            model = MLPAutoencoder(hidden=(512, 256), latent_dim=32)
+            model = MLPAutoencoder(hidden=(256,), latent_dim=32)
             optimizer = adam(model.parameters(), lr=1e-3)  # the course's optimizer, for both
             times[name].append(run(model, optimizer))
     result = {"source": source, "images": len(ds), "batch_size": args.batch_size,

@@ -61,7 +61,7 @@ class MLPAutoencoder(Autoencoder):
         output: ``"sigmoid"`` keeps ``x_hat`` in [0, 1]; ``"linear"`` leaves it free.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), hidden=(512, 256), latent_dim: int = 32,
+    def __init__(self, input_shape=(1, 28, 28), hidden=(256,), latent_dim: int = 32,
                  output: str = "sigmoid"):
         super().__init__()
         _check_positive(latent_dim=latent_dim, **{f"hidden[{i}]": h for i, h in enumerate(hidden)},
