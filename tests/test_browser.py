@@ -8,9 +8,11 @@ slider changes the figure it drives. Screenshots go to build/browser/.
 Needs Chromium and Playwright (`pip install playwright`, in the dev extra; do not
 run `playwright install`: the system Chromium is used). On Debian/Ubuntu:
 `apt-get install chromium` (or run .ci/install-browser); elsewhere point
-COURSE_CHROMIUM at a Chromium or Chrome binary. Select with `-m browser` (they are
-deselected by default); `-n 2 --dist load` runs two chapters at a time, each worker
-with its own JupyterLab and Chromium (about 8 minutes for six chapters on 2 cores).
+COURSE_CHROMIUM at a Chromium or Chrome binary; without one these tests skip and say
+so. They run as part of `pytest` (select them alone with `-m browser`, leave them out
+with `-m "not browser"`); where they run, conftest.py leaves out nbval's run of the
+same chapters. Each pytest-xdist worker starts one JupyterLab and one Chromium, loads
+JupyterLab once, and opens its chapters one after another from the file browser.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ SETTINGS = {  # JupyterLab user settings: nothing saved, every cell in the page,
 }
 
 
-def _missing() -> str:
-    """Why the browser tests cannot run here ('' when they can)."""
+def browser_unavailable() -> str:
+    """Why the browser tests cannot run here ('' when they can); conftest.py asks too."""
     if sync_playwright is None:
         return "Playwright is not installed: pip install playwright (in the dev extra)"
     if not CHROMIUM.is_file():
@@ -74,7 +76,8 @@ def _missing() -> str:
     return ""
 
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(_missing()), reason=_missing())]
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(bool(browser_unavailable()), reason=browser_unavailable())]
 
 
 @dataclass
@@ -238,6 +241,34 @@ def browser(tmp_path_factory):
         yield b
 
 
+class App:
+    """One browser page with JupyterLab loaded, reused by the chapters a worker runs."""
+
+    def __init__(self, browser, lab: Lab):
+        self.browser, self.lab, self.page = browser, lab, None
+
+    def fresh_page(self):
+        """The loaded page; after a failure, a new page with JupyterLab loaded again."""
+        if self.page is None:
+            context = self.browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(60_000)
+            self.page = context.new_page()
+            load_jupyterlab(self.page, self.lab)
+        return self.page
+
+    def discard(self):
+        if self.page is not None:
+            self.page.context.close()
+            self.page = None
+
+
+@pytest.fixture(scope="module")
+def app(browser, lab):
+    jupyter = App(browser, lab)
+    yield jupyter
+    jupyter.discard()
+
+
 def start_kernel(lab: Lab, name: str, kernel: str) -> None:
     """Start the notebook's kernel session before the page opens; JupyterLab connects to it.
 
@@ -248,14 +279,21 @@ def start_kernel(lab: Lab, name: str, kernel: str) -> None:
                                  "kernel": {"name": kernel}})
 
 
-def open_notebook(page, lab: Lab, name: str, kernel: str) -> None:
-    """Open ``name`` in a fresh JupyterLab workspace and wait until its kernel is idle.
+def load_jupyterlab(page, lab: Lab) -> None:
+    """Load the JupyterLab app in ``page`` (a fresh workspace) and wait for its file browser."""
+    page.goto(f"{lab.url}/lab?reset&token={lab.token}", timeout=START_TIMEOUT_S * 1000)
+    page.locator(".jp-DirListing-item").first.wait_for(timeout=START_TIMEOUT_S * 1000)
 
-    Should JupyterLab still ask which kernel to start, the test answers as a learner
-    would, if the kernel offered is the notebook's.
+
+def open_notebook(page, lab: Lab, name: str, kernel: str) -> None:
+    """Open ``name`` from the file browser, as a learner would, and wait until its kernel is idle.
+
+    The app stays loaded between chapters: loading JupyterLab costs Chromium about 40 s
+    of CPU here, opening a notebook in it a few. Should JupyterLab still ask which
+    kernel to start, the test answers as a learner would, if the kernel offered is the
+    notebook's.
     """
-    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}",
-              timeout=START_TIMEOUT_S * 1000)
+    page.locator(".jp-DirListing-item", has=page.get_by_text(name, exact=True)).dblclick()
     ready = "() => document.querySelector('.jp-Dialog') || (document.querySelector(" \
             "\".jp-Notebook-ExecutionIndicator[data-status='idle']\") && " \
             "/\\| Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText || ''))"
@@ -270,6 +308,17 @@ def open_notebook(page, lab: Lab, name: str, kernel: str) -> None:
         dialog.get_by_role("button", name="Select", exact=True).click()
         page.wait_for_selector(".jp-Dialog", state="detached")
     raise AssertionError(f"JupyterLab kept asking for a kernel for {name}")
+
+
+def close_notebook(page) -> None:
+    """Close the open notebook's tab without saving (autosave is off; outputs are discarded)."""
+    page.keyboard.press("Escape")
+    page.get_by_role("menuitem", name="File", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Close Tab\b")).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=10_000)
+    dialog.locator("button", has_text=re.compile(r"^(Discard|Don.t Save)$")).click()
+    page.locator(".jp-NotebookPanel").wait_for(state="detached")
 
 
 _RUN_STATE = """() => {
@@ -372,23 +421,31 @@ def screenshot(page, path: Path) -> None:
         const s = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
         return s ? s.scrollHeight + window.innerHeight - s.clientHeight : window.innerHeight;
     }""")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(height, 16000)})
-    page.wait_for_timeout(500)
-    page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
-                  "?.scrollTo(0, 0)")
-    page.wait_for_timeout(500)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path))
+    window = dict(page.viewport_size)
+    page.set_viewport_size({"width": window["width"], "height": min(height, 16000)})
+    try:
+        page.wait_for_timeout(500)
+        page.evaluate("() => document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer')"
+                      "?.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(window)
 
 
-def check_notebook_in_browser(browser, lab: Lab, notebook: Path, shots: Path) -> None:
-    """Open, run all, check the page, move the main slider, check the figure changed."""
+def check_notebook_in_browser(page, lab: Lab, notebook: Path, shots: Path) -> None:
+    """Open, run all, check the page, move the main slider, check the figure changed.
+
+    Screenshots of the main widget before and after the slider moved always; of the
+    whole notebook when something failed (or with COURSE_BROWSER_FULL_SHOTS=1): at up to
+    16,000 px tall one costs Chromium about 10 s of CPU here. On success the notebook is
+    closed again, leaving the page ready for the next chapter.
+    """
     name, stem = notebook.name, notebook.stem
     kernel = json.loads(notebook.read_text())["metadata"]["kernelspec"]
     start_kernel(lab, name, kernel["name"])
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(60_000)
-    page = context.new_page()
+    passed = False
     try:
         open_notebook(page, lab, name, kernel["display_name"])
         run_all_cells(page)
@@ -402,20 +459,41 @@ def check_notebook_in_browser(browser, lab: Lab, notebook: Path, shots: Path) ->
         widget.scroll_into_view_if_needed()
         before = figure_data(widget)
         assert before, "the main widget shows no figure"
+        shots.mkdir(parents=True, exist_ok=True)
+        widget.screenshot(path=str(shots / f"{stem}.widget-before.png"))
         move_slider(page, widget)
         wait_for_new_figure(page, widget, before)
-        widget.screenshot(path=str(shots / f"{stem}.widget.png"))
+        widget.screenshot(path=str(shots / f"{stem}.widget-after.png"))
+        passed = True
     finally:
-        try:
-            screenshot(page, shots / f"{stem}.png")
-        except Exception as error:  # a failed screenshot must not hide the real failure
-            warnings.warn(f"no screenshot of {name}: {error}", stacklevel=2)
-        context.close()
+        if not passed or os.environ.get("COURSE_BROWSER_FULL_SHOTS") == "1":
+            try:
+                screenshot(page, shots / f"{stem}.png")
+            except Exception as error:  # a failed screenshot must not hide the real failure
+                warnings.warn(f"no screenshot of {name}: {error}", stacklevel=2)
         _shutdown_kernels(lab)
+    close_notebook(page)
 
 
-@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_and_its_widget_responds_in_jupyterlab(notebook, lab, browser):
-    committed = notebook.read_bytes()
-    check_notebook_in_browser(browser, lab, notebook, SCREENSHOTS)
-    assert notebook.read_bytes() == committed, f"{notebook.name} was modified by the test"
+class ChapterInBrowser:
+    """The browser test of one chapter (``notebook``); one subclass per chapter below."""
+
+    notebook: Path
+
+    def test_runs_and_its_widget_responds_in_jupyterlab(self, lab, app):
+        committed = self.notebook.read_bytes()
+        page = app.fresh_page()
+        try:
+            check_notebook_in_browser(page, lab, self.notebook, SCREENSHOTS)
+        except BaseException:
+            app.discard()  # the next chapter starts from a newly loaded JupyterLab
+            raise
+        assert self.notebook.read_bytes() == committed, f"{self.notebook.name} was modified by the test"
+
+
+# One class per chapter (Test_01_autoencoder_from_scratch, ...): pytest-xdist's
+# --dist loadscope keeps a class on one worker, so each chapter goes to whichever
+# worker is free, while a notebook's nbval cells (one scope per file) stay together.
+for _notebook in CHAPTERS:
+    _name = f"Test_{_notebook.stem}"
+    globals()[_name] = type(_name, (ChapterInBrowser,), {"notebook": _notebook, "__doc__": _notebook.stem})
