@@ -15,14 +15,20 @@ def test_mse_matches_numpy():
     assert mse_per_item(a, b).shape == (6,)
 
 
-def test_psnr_is_scikit_images_mean_per_image():
+@pytest.mark.parametrize("shape", [(4, 1, 8, 8), (3, 3, 5, 7)])
+def test_psnr_is_scikit_images_mean_per_image(shape):
     g = torch.Generator().manual_seed(1)
-    a = torch.rand(4, 1, 8, 8, generator=g)
-    b = (a + 0.1 * torch.randn(4, 1, 8, 8, generator=g)).clamp(0, 1)
-    expected = np.mean([peak_signal_noise_ratio(x.numpy().astype(float), y.numpy().astype(float),
-                                                data_range=1.0) for x, y in zip(a, b)])
-    assert psnr(a, b) == pytest.approx(expected)
+    a = torch.rand(*shape, generator=g)
+    b = (a + 0.1 * torch.randn(*shape, generator=g)).clamp(0, 1)
+    for data_range in (1.0, 2.0):
+        expected = np.mean([peak_signal_noise_ratio(x.numpy().astype(float), y.numpy().astype(float),
+                                                    data_range=data_range) for x, y in zip(a, b)])
+        assert psnr(a, b, data_range) == pytest.approx(expected, rel=1e-12)
     assert psnr(a, a) == 100.0  # identical images are capped, not infinite
+    b[0] = a[0]  # one perfect image among imperfect ones counts as 100 dB
+    rest = np.mean([peak_signal_noise_ratio(x.numpy().astype(float), y.numpy().astype(float),
+                                            data_range=1.0) for x, y in zip(a[1:], b[1:])])
+    assert psnr(a, b) == pytest.approx((100.0 + rest * (len(a) - 1)) / len(a), rel=1e-12)
 
 
 @pytest.mark.parametrize("f", [mse, psnr])
