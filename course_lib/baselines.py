@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 
 class PCAReconstructor:
@@ -13,6 +12,9 @@ class PCAReconstructor:
     def __init__(self, latent_dim: int, seed: int = 0):
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        from sklearn.decomposition import PCA  # here, not at the top: importing scikit-learn
+        # costs a kernel 5 s or more on a slow CPU, and chapters 04 and 05 never need it
+
         self.latent_dim = latent_dim
         self.pca = PCA(n_components=latent_dim, random_state=seed)
         self.input_shape: tuple[int, ...] | None = None
