@@ -20,23 +20,74 @@ def _as_image(t: torch.Tensor) -> np.ndarray:
     return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
+def _rgba(a: np.ndarray) -> np.ndarray:
+    """An image from ``_as_image`` ((H, W) grey or (H, W, 3)) as opaque RGBA (H, W, 4)."""
+    rgb = np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a
+    return np.concatenate([rgb, np.ones((*rgb.shape[:2], 1), rgb.dtype)], axis=-1)
+
+
+class Mosaic:
+    """A grid of equally sized RGBA tiles in ONE array, for ONE ``imshow``.
+
+    Drawing a grid of images as one picture instead of one Axes per image makes a figure
+    of 7 rows x 8 digits about ten times quicker to build and save (seconds on a slow
+    CPU), and a widget's figure quicker to redraw when a slider moves. The gaps between
+    tiles are transparent, so they show the figure's background.
+    """
+
+    def __init__(self, n_rows: int, n_cols: int, height: int, width: int):
+        self.gap = max(1, round(0.08 * max(height, width)))
+        self.height, self.width = height, width
+        self.array = np.zeros((n_rows * (height + self.gap) - self.gap,
+                               n_cols * (width + self.gap) - self.gap, 4), dtype=np.float32)
+
+    def _where(self, r: int, c: int) -> tuple[slice, slice]:
+        top, left = r * (self.height + self.gap), c * (self.width + self.gap)
+        return slice(top, top + self.height), slice(left, left + self.width)
+
+    def put(self, r: int, c: int, rgba: np.ndarray) -> None:
+        """Place tile (r, c): an (H, W, 4) array of this mosaic's tile size."""
+        if rgba.shape != (self.height, self.width, 4):
+            raise ValueError(f"every image in one figure must have the same size: expected "
+                             f"{self.height}x{self.width}, got {rgba.shape[0]}x{rgba.shape[1]}")
+        self.array[self._where(r, c)] = rgba
+
+    def tile(self, r: int, c: int) -> np.ndarray:
+        """The RGBA tile at row ``r``, column ``c`` (a view)."""
+        return self.array[self._where(r, c)]
+
+    def centres(self, n: int, size: int) -> list[float]:
+        return [i * (size + self.gap) + (size - 1) / 2 for i in range(n)]
+
+    def show(self, ax, row_names: Sequence[str], titles: Sequence[str] | None = None):
+        """``imshow`` the mosaic on ``ax``, row names on the left, ``titles`` above the columns."""
+        image = ax.imshow(self.array)
+        ax.set_yticks(self.centres(len(row_names), self.height), row_names, fontsize=9)
+        n_cols = (self.array.shape[1] + self.gap) // (self.width + self.gap)
+        if titles is not None:
+            ax.xaxis.tick_top()
+            ax.set_xticks(self.centres(n_cols, self.width), list(titles)[:n_cols], fontsize=8)
+        else:
+            ax.set_xticks([])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        return image
+
+
 def image_rows(rows: Mapping[str, torch.Tensor], n: int = 10, titles: Sequence[str] | None = None,
                scale: float = 1.1) -> Figure:
-    """One row of ``n`` images per entry of ``rows`` (name -> batch (B, C, H, W))."""
+    """One row of ``n`` images per entry of ``rows`` (name -> batch (B, C, H, W)), all one size."""
     if not rows:
         raise ValueError("rows must name at least one batch of images")
     n = min(n, *(len(v) for v in rows.values()))
-    fig, axes = plt.subplots(len(rows), n, figsize=(scale * n, scale * len(rows) + 0.3),
-                             squeeze=False)
-    for r, (name, batch) in enumerate(rows.items()):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(_as_image(batch[c]), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if titles is not None and r == 0:
-                ax.set_title(titles[c], fontsize=8)
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    images = [[_rgba(_as_image(batch[c])) for c in range(n)] for batch in rows.values()]
+    mosaic = Mosaic(len(rows), n, *images[0][0].shape[:2])
+    for r, row in enumerate(images):
+        for c, img in enumerate(row):
+            mosaic.put(r, c, img)
+    fig, ax = plt.subplots(figsize=(scale * n, scale * len(rows) + 0.3))
+    mosaic.show(ax, list(rows), titles)
     fig.tight_layout()
     return fig
 
@@ -267,18 +318,13 @@ def segmentation_rows(x: torch.Tensor, rows: Mapping[str, torch.Tensor], num_cla
                          f"and {[tuple(v.shape) for v in rows.values()]}")
     n = min(n, len(x))
     cmap = label_colours(num_classes)
-    fig, axes = plt.subplots(1 + len(rows), n, figsize=(1.3 * n, 1.3 * (1 + len(rows)) + 0.3),
-                             squeeze=False)
+    mosaic = Mosaic(1 + len(rows), n, *x.shape[-2:])
     for c in range(n):
-        axes[0, c].imshow(_as_image(x[c]), cmap="gray", vmin=0, vmax=1)
+        mosaic.put(0, c, _rgba(_as_image(x[c])))
         for r, labels in enumerate(rows.values(), start=1):
-            axes[r, c].imshow(labels[c].cpu().numpy(), cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5,
-                              interpolation="nearest")
-    for r, name in enumerate(["image", *rows]):
-        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+            mosaic.put(r, c, cmap(labels[c].cpu().numpy().clip(0, num_classes - 1)).astype(np.float32))
+    fig, ax = plt.subplots(figsize=(1.3 * n, 1.3 * (1 + len(rows)) + 0.3))
+    mosaic.show(ax, ["image", *rows])
     fig.tight_layout()
     return fig
 

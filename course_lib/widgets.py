@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from .plotting import _as_image
+from .plotting import Mosaic, _as_image, _rgba
 
 FIGURE_CLASS = "course-figure"
 MAIN_WIDGET_CLASS = "course-main-widget"
@@ -101,30 +101,26 @@ def image_rows_explorer(options: dict, description: str = "choice", n: int = 6) 
         raise ValueError(f"every option needs the same rows {row_names}")
     n = min(n, *(len(b) for rows in options.values() for b in rows.values()))
     slider = W.SelectionSlider(options=list(options), description=description)
-    fig, axes = plt.subplots(len(row_names), n, figsize=(1.2 * n, 1.2 * len(row_names) + 0.4),
-                             squeeze=False)
-    artists = {}
-    for r, row in enumerate(row_names):
-        for c in range(n):
-            ax = axes[r, c]
-            artists[row, c] = ax.imshow(_as_image(options[slider.value][row][c]), cmap="gray",
-                                        vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(row, rotation=0, ha="right", va="center", fontsize=9)
+    first = options[slider.value][row_names[0]][0]
+    mosaic = Mosaic(len(row_names), n, *first.shape[-2:])  # one picture: quick to redraw
+    fig, ax = plt.subplots(figsize=(1.2 * n, 1.2 * len(row_names) + 0.4))
+    shown = mosaic.show(ax, row_names)
     fig.tight_layout()
     out, refresh = figure_output(fig)
 
     def update(_change=None):
-        for (row, c), artist in artists.items():
-            artist.set_data(_as_image(options[slider.value][row][c]))
+        for r, row in enumerate(row_names):
+            for c in range(n):
+                mosaic.put(r, c, _rgba(_as_image(options[slider.value][row][c])))
+        shown.set_data(mosaic.array)
         fig.suptitle(f"{description} = {slider.value}", fontsize=10)
         refresh()
 
     slider.observe(update, names="value")
     update()
     box = W.VBox([slider, out])
-    box.slider, box.artists, box.output = slider, artists, out  # handles for tests
+    box.slider, box.artist, box.output = slider, shown, out  # handles for tests
+    box.tile = lambda row, c: mosaic.tile(row_names.index(row), c)
     return mark_main_widget(box)
 
 

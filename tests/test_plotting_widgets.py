@@ -15,7 +15,26 @@ def test_every_plot_returns_its_figure():
             plotting.plot_latent_2d(z, y), plotting.bar_table({"a": 1.0, "b": 2.0}, "MSE"),
             plotting.plot_latent_manifold(lambda c: torch.rand(len(c), 1, 28, 28), (-1, 1, -2, 2), n=4)]
     assert all(isinstance(f, Figure) for f in figs)
-    assert len(figs[0].axes) == 16
+    ax, = figs[0].axes  # the 2 x 8 digits as one picture
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["original", "reconstruction"]
+
+
+def test_image_rows_draws_every_image_in_its_place_in_one_picture():
+    x = torch.rand(5, 1, 8, 8)
+    rgb = torch.rand(5, 3, 8, 8)
+    fig = plotting.image_rows({"grey": x, "colour": rgb}, n=4, titles=list("abcde"))
+    ax, = fig.axes
+    shown = np.asarray(ax.get_images()[0].get_array())
+    gap = (shown.shape[1] - 4 * 8) // 3
+    assert shown.shape == (2 * 8 + gap, 4 * 8 + 3 * gap, 4) and gap >= 1
+    for c in range(4):
+        left = c * (8 + gap)
+        assert np.allclose(shown[:8, left:left + 8, 0], x[c, 0].numpy())
+        assert np.allclose(shown[8 + gap:, left:left + 8, :3], rgb[c].permute(1, 2, 0).numpy())
+    assert (shown[:, 8:8 + gap, 3] == 0).all()  # gaps are transparent
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("abcd")
+    with pytest.raises(ValueError, match="same size"):
+        plotting.image_rows({"a": x, "b": torch.rand(5, 1, 9, 9)})
 
 
 def test_latent_grid_puts_larger_z1_on_top_and_larger_z0_right():

@@ -83,6 +83,10 @@ def test_segmentation_plots_return_figures():
     cm = confusion_matrix(y, y.roll(1, 1), 11)
     figs = [plotting.plot_confusion(cm, [str(i) for i in range(11)]),
             plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y, "guess": y}, 11, n=3)]
-    assert all(isinstance(f, Figure) for f in figs) and len(figs[1].axes) == 9
+    assert all(isinstance(f, Figure) for f in figs) and len(figs[1].axes) == 1
+    shown = np.asarray(figs[1].axes[0].get_images()[0].get_array())
+    gap = (shown.shape[0] - 3 * 12) // 2
+    colours = plotting.label_colours(11)
+    assert np.allclose(shown[12 + gap:24 + gap, :12], colours(y[0].numpy()))  # row "truth", first scene
     with pytest.raises(ValueError):
         plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y[:2]}, 11)
