@@ -27,8 +27,8 @@ def _browser_chapter(item) -> Path | None:
 
 @pytest.hookimpl(trylast=True)  # after -m and -k deselected theirs
 def pytest_collection_modifyitems(session, config, items):
-    in_browser = {_browser_chapter(item) for item in items
-                  if _browser_chapter(item) and not item.module.browser_unavailable()}
+    in_browser = {chapter for item in items
+                  if (chapter := _browser_chapter(item)) and not item.module.browser_unavailable()}
     again = {id(item) for item in items
              if item.path.suffix == ".ipynb" and Path(item.path).resolve() in in_browser}
     if again:
