@@ -57,6 +57,7 @@ class Mosaic:
         return self.array[self._where(r, c)]
 
     def centres(self, n: int, size: int) -> list[float]:
+        """Pixel positions of the centres of ``n`` tiles of ``size`` along one axis."""
         return [i * (size + self.gap) + (size - 1) / 2 for i in range(n)]
 
     def show(self, ax, row_names: Sequence[str], titles: Sequence[str] | None = None):
