@@ -18,7 +18,7 @@ def nbval_cell(notebook: Path, i: int):
 
 
 def browser_test(notebook: Path, available: bool):
-    module = SimpleNamespace(browser_unavailable=lambda: None if available else "no Chromium")
+    module = SimpleNamespace(browser_unavailable=lambda: "" if available else "no Chromium")
     return SimpleNamespace(name=f"test_{notebook.stem}", path=ROOT / "tests" / "test_browser.py",
                            cls=SimpleNamespace(notebook=str(notebook)), module=module,
                            get_closest_marker=lambda name: object() if name == "browser" else None)
