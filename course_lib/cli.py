@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import threading
@@ -196,8 +197,23 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+_CACHE_FILE = re.compile(r"(.+)-[0-9a-f]{16}\.pt")
+
+
+def trained_twice(cache_dir: Path) -> list[str]:
+    """Model names that a run's fresh weights cache holds under more than one key.
+
+    ``fit_cached`` saves ``{name}-{key}.pt``, the key covering every setting. In one run
+    with a fresh cache, one name under two keys means two notebooks (a chapter and its
+    solution) trained "the same" model with different settings: the solution paid to
+    train it again and no longer works with the chapter's model.
+    """
+    names = [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _CACHE_FILE.fullmatch(p.name))]
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
-                 jobs: int = 1) -> None:
+                 jobs: int = 1, twice: list[str] | None = None) -> None:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
     from .data import dataset_status
     from .results import command_line, machine_info, markdown_report
@@ -206,7 +222,8 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     present = [name for name, ok in dataset_status(cfg.data_dir).items() if ok]
     meta = {**machine_info(), "mode": mode, "command": command_line(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
-            "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1)}
+            "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
+            "trained_twice": list(twice or [])}
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
 
@@ -288,9 +305,13 @@ def cmd_run(args) -> int:
     table = format_table(results)
     print(table)
     print(f"whole run: {elapsed:.1f} s wall clock, {jobs} notebook(s) at a time")
-    write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs)
+    twice = trained_twice(cache_dir) if cache_dir is not None else []
+    if twice:
+        print(f"TRAINED TWICE with different settings (a solution did not reuse its chapter's model): "
+              f"{', '.join(twice)}")
+    write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, twice=twice)
     print(f"executed notebooks, results.md and results.json in {out_dir}")
-    return 0 if all(r["status"] == "ok" for r in results) else 1
+    return 0 if all(r["status"] == "ok" for r in results) and not twice else 1
 
 
 def cmd_sync(args) -> int:

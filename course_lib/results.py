@@ -60,6 +60,9 @@ def markdown_report(results: list[dict], meta: dict) -> str:
     if meta.get("elapsed_s") is not None:
         lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, {meta.get('jobs', 1)} notebook(s) "
                   "at a time.", ""]
+    if meta.get("trained_twice"):
+        lines += ["**Trained twice** with different settings (a solution did not reuse its chapter's "
+                  f"model): {', '.join(meta['trained_twice'])}", ""]
     for r in results:
         if not r["records"] and not r["claims"] and not r["error"]:
             continue

@@ -49,6 +49,25 @@ def test_run_with_a_relative_build_dir_collects_figures_and_shares_one_cache(tmp
     assert not (nb_dir / "out").exists()
 
 
+def test_trained_twice_finds_one_name_under_two_keys(tmp_path):
+    for name in ("ch05-unet-0123456789abcdef.pt", "ch05-unet-fedcba9876543210.pt", "ch05-race-unet-0123456789abcdef.pt",
+                 "ch01-mlp32-0123456789abcdef.pt", "ch01-mlp32-0123456789abcdef.4242.tmp", "notes.pt"):
+        (tmp_path / name).write_bytes(b"")
+    assert cli.trained_twice(tmp_path) == ["ch05-unet"]
+    assert cli.trained_twice(tmp_path / "absent") == []
+
+
+def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
+    nb = _notebook(tmp_path / "05_twice.ipynb",
+                   "import os\nfrom pathlib import Path\ncache = Path(os.environ['COURSE_CACHE_DIR'])\n"
+                   "cache.mkdir(parents=True, exist_ok=True)\n"
+                   "for key in ('0' * 16, '1' * 16):\n    (cache / f'ch05-unet-{key}.pt').write_bytes(b'')")
+    assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 1
+    meta = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["meta"]
+    assert meta["trained_twice"] == ["ch05-unet"]
+    assert "**Trained twice** with different settings" in (tmp_path / "b" / "fast" / "results.md").read_text()
+
+
 def test_run_reports_a_failing_notebook(tmp_path):
     nb = _notebook(tmp_path / "02_broken.ipynb", "raise ValueError('boom')")
     assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
