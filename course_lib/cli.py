@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .config import get_config, project_root
+from .config import CACHE_KEY_CHARS, get_config, project_root
 
 PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
             "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
@@ -197,7 +197,7 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-_CACHE_FILE = re.compile(r"(.+)-[0-9a-f]{16}\.pt")
+_CACHE_FILE = re.compile(rf"(.+)-[0-9a-f]{{{CACHE_KEY_CHARS}}}\.pt")
 
 
 def trained_twice(cache_dir: Path) -> list[str]:

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .config import CACHE_KEY_CHARS
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -184,7 +186,7 @@ def fingerprint(*parts) -> str:
             h.update(repr(part).encode())
         else:
             h.update(json.dumps(part, sort_keys=True, default=repr).encode())
-    return h.hexdigest()[:16]
+    return h.hexdigest()[:CACHE_KEY_CHARS]
 
 
 def describe_callable(fn) -> str:

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from course_lib import cli
+from course_lib.config import CACHE_KEY_CHARS
 
 
 def _notebook(path, *sources):
@@ -50,8 +51,11 @@ def test_run_with_a_relative_build_dir_collects_figures_and_shares_one_cache(tmp
 
 
 def test_trained_twice_finds_one_name_under_two_keys(tmp_path):
-    for name in ("ch05-unet-0123456789abcdef.pt", "ch05-unet-fedcba9876543210.pt", "ch05-race-unet-0123456789abcdef.pt",
-                 "ch01-mlp32-0123456789abcdef.pt", "ch01-mlp32-0123456789abcdef.4242.tmp", "notes.pt"):
+    from course_lib.training import fingerprint  # the keys fit_cached puts in its file names
+
+    k1, k2 = fingerprint("settings 1"), fingerprint("settings 2")
+    for name in (f"ch05-unet-{k1}.pt", f"ch05-unet-{k2}.pt", f"ch05-race-unet-{k1}.pt",
+                 f"ch01-mlp32-{k1}.pt", f"ch01-mlp32-{k1}.4242.tmp", "notes.pt"):
         (tmp_path / name).write_bytes(b"")
     assert cli.trained_twice(tmp_path) == ["ch05-unet"]
     assert cli.trained_twice(tmp_path / "absent") == []
@@ -61,7 +65,8 @@ def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
     nb = _notebook(tmp_path / "05_twice.ipynb",
                    "import os\nfrom pathlib import Path\ncache = Path(os.environ['COURSE_CACHE_DIR'])\n"
                    "cache.mkdir(parents=True, exist_ok=True)\n"
-                   "for key in ('0' * 16, '1' * 16):\n    (cache / f'ch05-unet-{key}.pt').write_bytes(b'')")
+                   f"for key in ('0' * {CACHE_KEY_CHARS}, '1' * {CACHE_KEY_CHARS}):\n"
+                   "    (cache / f'ch05-unet-{key}.pt').write_bytes(b'')")
     assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 1
     meta = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["meta"]
     assert meta["trained_twice"] == ["ch05-unet"]
