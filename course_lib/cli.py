@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
 import sys
 import threading
@@ -16,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .config import CACHE_KEY_CHARS, get_config, project_root
+from .config import get_config, project_root
 
 PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
             "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
@@ -197,9 +196,6 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-_CACHE_FILE = re.compile(rf"(.+)-[0-9a-f]{{{CACHE_KEY_CHARS}}}\.pt")
-
-
 def trained_twice(cache_dir: Path) -> list[str]:
     """Model names that a run's fresh weights cache holds under more than one key.
 
@@ -208,7 +204,9 @@ def trained_twice(cache_dir: Path) -> list[str]:
     solution) trained "the same" model with different settings: the solution paid to
     train it again and no longer works with the chapter's model.
     """
-    names = [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _CACHE_FILE.fullmatch(p.name))]
+    from .training import cached_names
+
+    names = cached_names(cache_dir)
     return sorted({n for n in names if names.count(n) > 1})
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-CACHE_KEY_CHARS = 16  # the weights cache saves ``{name}-{key}.pt``, the key this many hex digits
 
 
 def project_root() -> Path:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import time
 import warnings
 import zipfile
@@ -17,8 +18,6 @@ from pathlib import Path
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-
-from .config import CACHE_KEY_CHARS
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -186,7 +185,7 @@ def fingerprint(*parts) -> str:
             h.update(repr(part).encode())
         else:
             h.update(json.dumps(part, sort_keys=True, default=repr).encode())
-    return h.hexdigest()[:CACHE_KEY_CHARS]
+    return h.hexdigest()[:16]
 
 
 def describe_callable(fn) -> str:
@@ -201,6 +200,14 @@ def describe_callable(fn) -> str:
     if " at 0x" in text:
         raise ValueError(f"cannot make a stable cache key for {text}; give it a __repr__ without an address")
     return text
+
+
+_CACHE_FILE = re.compile(r"(.+)-[0-9a-f]{16}\.pt")  # fit_cached's files: {name}-{fingerprint}.pt
+
+
+def cached_names(cache_dir: Path) -> list[str]:
+    """The model name of every entry ``fit_cached`` saved in ``cache_dir``, once per entry."""
+    return [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _CACHE_FILE.fullmatch(p.name))]
 
 
 def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,

@@ -9,7 +9,6 @@ import nbformat
 import pytest
 
 from course_lib import cli
-from course_lib.config import CACHE_KEY_CHARS
 
 
 def _notebook(path, *sources):
@@ -65,7 +64,7 @@ def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
     nb = _notebook(tmp_path / "05_twice.ipynb",
                    "import os\nfrom pathlib import Path\ncache = Path(os.environ['COURSE_CACHE_DIR'])\n"
                    "cache.mkdir(parents=True, exist_ok=True)\n"
-                   f"for key in ('0' * {CACHE_KEY_CHARS}, '1' * {CACHE_KEY_CHARS}):\n"
+                   "for key in ('0' * 16, '1' * 16):\n"
                    "    (cache / f'ch05-unet-{key}.pt').write_bytes(b'')")
     assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 1
     meta = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["meta"]

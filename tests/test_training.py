@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from course_lib.models import MLPAutoencoder
-from course_lib.training import adam, batch_indices, evaluate, fit, fit_cached, predict
+from course_lib.training import adam, batch_indices, cached_names, evaluate, fit, fit_cached, predict
 
 
 def _model():
@@ -83,6 +83,7 @@ def test_cache_returns_the_same_weights_without_training(tmp_path, low_rank_imag
         assert torch.equal(a, b)
     fit_cached(_model(), tmp_path, "ae", low_rank_images, **{**kw, "lr": 1e-3})
     assert len(list(tmp_path.glob("ae-*.pt"))) == 2  # a changed setting is a new entry
+    assert cached_names(tmp_path) == ["ae", "ae"]  # what aecourse run reads back from the file names
 
 
 def test_a_corrupt_cache_file_is_retrained_not_a_crash(tmp_path, low_rank_images):
