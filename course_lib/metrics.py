@@ -43,14 +43,24 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     return float(np.mean(np.minimum(values, 100.0)))
 
 
+def _box_mean(t: torch.Tensor, win: int) -> torch.Tensor:
+    """Mean of every ``win`` x ``win`` window that fits inside the last two dimensions."""
+    pad = torch.nn.functional.pad
+    c = pad(t.cumsum(-1), (1, 0))
+    t = c[..., win:] - c[..., :-win]
+    c = pad(t.cumsum(-2), (0, 0, 1, 0))
+    return (c[..., win:, :] - c[..., :-win, :]) / (win * win)
+
+
 def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float:
     """Mean SSIM over a batch of images (B, C, H, W).
 
     scikit-image's ``structural_similarity`` with its defaults (7x7 uniform window, sample
     covariances, K1 = 0.01, K2 = 0.03, the 3-pixel border left out of the mean, channels
     averaged), computed for the whole batch at once in float64: inside the border every
-    7x7 window lies within the image, so an unpadded 7x7 average pool gives exactly the
-    local means scikit-image averages. Tests check it against scikit-image image by image.
+    7x7 window lies within the image, so the mean of each window that fits (running sums
+    along each axis, faster here than ``avg_pool2d`` in float64) gives exactly the local
+    means scikit-image averages. Tests check it against scikit-image image by image.
     """
     _check_same(x, x_hat)
     if x.dim() != 4 or min(x.shape[-2:]) < 7:
@@ -58,14 +68,13 @@ def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     if data_range <= 0:
         raise ValueError(f"data_range must be positive, got {data_range}")
     win = 7
-    a = x.detach().cpu().double().flatten(0, 1).unsqueeze(1)  # (B*C, 1, H, W)
-    b = x_hat.detach().cpu().double().flatten(0, 1).unsqueeze(1)
-    mean = lambda t: torch.nn.functional.avg_pool2d(t, win, stride=1)  # noqa: E731
-    ux, uy = mean(a), mean(b)
+    a = x.detach().cpu().double().flatten(0, 1)  # (B*C, H, W)
+    b = x_hat.detach().cpu().double().flatten(0, 1)
+    ux, uy, uxx, uyy, uxy = _box_mean(torch.stack([a, b, a * a, b * b, a * b]), win)
     cov_norm = win * win / (win * win - 1)  # sample covariance, as scikit-image by default
-    vx = cov_norm * (mean(a * a) - ux * ux)
-    vy = cov_norm * (mean(b * b) - uy * uy)
-    vxy = cov_norm * (mean(a * b) - ux * uy)
+    vx = cov_norm * (uxx - ux * ux)
+    vy = cov_norm * (uyy - uy * uy)
+    vxy = cov_norm * (uxy - ux * uy)
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     per_image = s.reshape(len(x), -1).mean(1)  # every channel has as many pixels: mean of means
