@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .config import get_config, project_root
+from .results import SpeedGauge
 
 PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
             "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
@@ -211,7 +212,7 @@ def trained_twice(cache_dir: Path) -> list[str]:
 
 
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
-                 jobs: int = 1, twice: list[str] | None = None) -> None:
+                 jobs: int = 1, twice: list[str] | None = None, speed: dict | None = None) -> None:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
     from .data import dataset_status
     from .results import command_line, machine_info, markdown_report
@@ -221,7 +222,7 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     meta = {**machine_info(), "mode": mode, "command": command_line(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
             "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
-            "trained_twice": list(twice or [])}
+            "trained_twice": list(twice or []), "cpu_gflops": speed}
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
 
@@ -289,25 +290,30 @@ def cmd_run(args) -> int:
     kw = dict(fast=not args.full, cache_dir=cache_dir, timeout=args.timeout, threads=threads)
     start = time.perf_counter()
     print(f"running {len(notebooks)} notebook(s) in {mode} mode, {jobs} at a time ...", flush=True)
-    if jobs == 1:
-        results = []
-        for path in notebooks:
-            print(f"running {path.name} ...", flush=True)
-            results.append(run_notebook(path, out_dir, **kw))
-    else:  # one process per worker, so each one's peak memory counts only its own kernel
-        from concurrent.futures import ProcessPoolExecutor
+    with SpeedGauge() as gauge:
+        if jobs == 1:
+            results = []
+            for path in notebooks:
+                print(f"running {path.name} ...", flush=True)
+                results.append(run_notebook(path, out_dir, **kw))
+        else:  # one process per worker, so each one's peak memory counts only its own kernel
+            from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = run_side_by_side(pool, notebooks, out_dir, jobs, kw)
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                results = run_side_by_side(pool, notebooks, out_dir, jobs, kw)
     elapsed = time.perf_counter() - start
     table = format_table(results)
     print(table)
     print(f"whole run: {elapsed:.1f} s wall clock, {jobs} notebook(s) at a time")
+    speed = gauge.summary()
+    if speed:
+        print(f"CPU speed during the run: median {speed['median']:.1f} GFLOP/s per core "
+              f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples)")
     twice = trained_twice(cache_dir) if cache_dir is not None else []
     if twice:
         print(f"TRAINED TWICE with different settings (a solution did not reuse its chapter's model): "
               f"{', '.join(twice)}")
-    write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, twice=twice)
+    write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, twice=twice, speed=speed)
     print(f"executed notebooks, results.md and results.json in {out_dir}")
     return 0 if all(r["status"] == "ok" for r in results) and not twice else 1
 

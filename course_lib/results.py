@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +41,73 @@ def machine_info() -> dict:
     return info
 
 
+# One core's speed right now: float32 1024x1024 matrix products (NumPy) for a second: 12 MB,
+# more than a core's cache, so it also feels what other tenants do to the shared cache.
+_GAUGE = """
+import time
+import numpy as np
+a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+b = a.T.copy()
+a @ b
+n, start = 0, time.perf_counter()
+while time.perf_counter() - start < 1.0:
+    a @ b
+    n += 1
+print(n * 2 * 1024**3 / (time.perf_counter() - start) / 1e9)
+"""
+
+
+def cpu_speed_sample(timeout: float = 60) -> float | None:
+    """GFLOP/s of one core now (products in one second, pauses included), or None if it failed.
+
+    A shared or virtual machine's speed can move by half within minutes; a run's wall
+    times mean little without it. It runs in a fresh process pinned to one thread, so
+    neither this process nor the kernels' thread settings change.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        out = subprocess.run([sys.executable, "-c", _GAUGE], env=env, capture_output=True,
+                             text=True, timeout=timeout, check=True)
+        return round(float(out.stdout.strip()), 2)
+    except (subprocess.SubprocessError, OSError, ValueError):
+        return None
+
+
+class SpeedGauge:
+    """Samples ``cpu_speed_sample`` at the start and then every ``interval`` seconds, in a thread.
+
+    About 1.5 s of one core per sample (Python, NumPy, then a second of products): about
+    1% of a 2-core machine at one a minute.
+    """
+
+    def __init__(self, interval: float = 60):
+        self.interval, self.samples, self._stop = interval, [], threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while True:
+            value = cpu_speed_sample()
+            if value is not None:
+                self.samples.append(value)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict | None:
+        """``{"median", "min", "max", "samples"}`` in GFLOP/s, or None without a sample."""
+        if not self.samples:
+            return None
+        return {"median": round(statistics.median(self.samples), 2), "min": min(self.samples),
+                "max": max(self.samples), "samples": list(self.samples)}
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
 
@@ -50,7 +120,8 @@ def markdown_report(results: list[dict], meta: dict) -> str:
              f"accelerator: {meta['accelerator']}",
              f"- software: Python {meta['python']}, torch {meta['torch']} "
              f"({meta['torch_threads']} threads), aecourse {meta['course']}",
-             f"- data: {meta['data']}", f"- date: {meta['date']}", "",
+             f"- data: {meta['data']}", f"- date: {meta['date']}",
+             *_speed_line(meta.get("cpu_gflops")), "",
              "| notebook | status | wall time (s) | peak memory (MB) |", "|---|---|---:|---:|"]
     for r in results:
         lines.append(f"| {r['notebook']} | {r['status']} | {r['wall_s']:.1f} | {r['peak_mb']} |")
@@ -79,6 +150,14 @@ def markdown_report(results: list[dict], meta: dict) -> str:
             lines.append(f"- claim: {c['claim']}: **{mark}**")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _speed_line(speed: dict | None) -> list[str]:
+    if not speed:
+        return []
+    return [f"- CPU speed during the run: median **{speed['median']:.1f} GFLOP/s** per core "
+            f"(min {speed['min']:.1f}, max {speed['max']:.1f}; {len(speed['samples'])} samples of a "
+            "one second of one-thread float32 1024x1024 matrix products, one a minute): wall times scale with it"]
 
 
 def command_line() -> str:
