@@ -156,8 +156,8 @@ def _speed_line(speed: dict | None) -> list[str]:
     if not speed:
         return []
     return [f"- CPU speed during the run: median **{speed['median']:.1f} GFLOP/s** per core "
-            f"(min {speed['min']:.1f}, max {speed['max']:.1f}; {len(speed['samples'])} samples of a "
-            "one second of one-thread float32 1024x1024 matrix products, one a minute): wall times scale with it"]
+            f"(min {speed['min']:.1f}, max {speed['max']:.1f}; {len(speed['samples'])} samples, one a minute, "
+            "each a second of one-thread float32 1024x1024 matrix products beside the running notebooks)"]
 
 
 def command_line() -> str:
