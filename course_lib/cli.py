@@ -9,14 +9,13 @@ import os
 import platform
 import shutil
 import sys
-import threading
 import time
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .config import get_config, project_root
-from .results import SpeedGauge
+from .results import Poller, SpeedGauge
 
 PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
             "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
@@ -106,32 +105,21 @@ def find_notebooks(paths: list[str]) -> list[Path]:
     return sorted(nb_dir.glob("[0-9]*.ipynb")) + sorted((nb_dir / "solutions").glob("[0-9]*.ipynb"))
 
 
-class PeakMemory:
+class PeakMemory(Poller):
     """Polls the resident memory of this process's children (the kernel) in a thread."""
 
     def __init__(self, interval: float = 0.5):
-        self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+        super().__init__(interval)
+        self.peak = 0
 
-    def _poll(self):
+    def poll(self):
         import psutil
 
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for child in me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
-            self.peak = max(self.peak, total)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+        total = 0
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+        self.peak = max(self.peak, total)
 
 
 @contextlib.contextmanager

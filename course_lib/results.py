@@ -73,22 +73,20 @@ def cpu_speed_sample(timeout: float = 60) -> float | None:
         return None
 
 
-class SpeedGauge:
-    """Samples ``cpu_speed_sample`` at the start and then every ``interval`` seconds, in a thread.
+class Poller:
+    """Calls ``poll`` in a thread until the ``with`` block ends: first at once, then every
+    ``interval`` seconds (``aecourse run``'s memory and CPU-speed monitors)."""
 
-    About 1.5 s of one core per sample (Python, NumPy, then a second of products): about
-    1% of a 2-core machine at one a minute.
-    """
+    def __init__(self, interval: float):
+        self.interval, self._stop = interval, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __init__(self, interval: float = 60):
-        self.interval, self.samples, self._stop = interval, [], threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+    def poll(self) -> None:
+        raise NotImplementedError
 
-    def _poll(self):
+    def _loop(self):
         while True:
-            value = cpu_speed_sample()
-            if value is not None:
-                self.samples.append(value)
+            self.poll()
             if self._stop.wait(self.interval):
                 return
 
@@ -99,6 +97,23 @@ class SpeedGauge:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class SpeedGauge(Poller):
+    """Samples ``cpu_speed_sample`` at the start and then every ``interval`` seconds.
+
+    About 1.5 s of one core per sample (Python, NumPy, then a second of products): about
+    1% of a 2-core machine at one a minute.
+    """
+
+    def __init__(self, interval: float = 60):
+        super().__init__(interval)
+        self.samples = []
+
+    def poll(self):
+        value = cpu_speed_sample()
+        if value is not None:
+            self.samples.append(value)
 
     def summary(self) -> dict | None:
         """``{"median", "min", "max", "samples"}`` in GFLOP/s, or None without a sample."""
