@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -73,7 +74,7 @@ def cpu_speed_sample(timeout: float = 60) -> float | None:
         return None
 
 
-class Poller:
+class Poller(ABC):
     """Calls ``poll`` in a thread until the ``with`` block ends: first at once, then every
     ``interval`` seconds (``aecourse run``'s memory and CPU-speed monitors)."""
 
@@ -81,8 +82,9 @@ class Poller:
         self.interval, self._stop = interval, threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    @abstractmethod
     def poll(self) -> None:
-        raise NotImplementedError
+        """One measurement; subclasses keep what they measure."""
 
     def _loop(self):
         while True:
