@@ -30,7 +30,8 @@ from torchvision import datasets, transforms
 
 from course_lib.config import get_config
 from course_lib.models import MLPAutoencoder
-from course_lib.training import adam, batch_indices
+from course_lib.speed import adam
+from course_lib.training import batch_indices
 
 
 def _write_idx(path: Path, array: np.ndarray) -> None:

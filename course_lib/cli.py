@@ -193,7 +193,7 @@ def trained_twice(cache_dir: Path) -> list[str]:
     solution) trained "the same" model with different settings: the solution paid to
     train it again and no longer works with the chapter's model.
     """
-    from .training import cached_names
+    from .cache import cached_names
 
     names = cached_names(cache_dir)
     return sorted({n for n in names if names.count(n) > 1})

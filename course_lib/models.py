@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from . import speed
+
 
 def check_images(x: torch.Tensor, shape: tuple[int, ...], name: str = "x") -> None:
     """Raise ValueError unless ``x`` is a float tensor of shape (B, *shape)."""
@@ -169,9 +171,7 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(c_deep, c_skip, 2, stride=2))
             self.merge.append(_conv_block(2 * c_skip if skips else c_skip, c_skip))
         self.head = nn.Conv2d(channels[0], out_channels, 1)
-        # Channels-last weights: on a CPU, oneDNN's convolutions (forward and backward) run
-        # faster when the pixel's channels lie next to each other in memory.
-        self.to(memory_format=torch.channels_last)
+        speed.channels_last(self)
 
     @property
     def multiple(self) -> int:
@@ -186,8 +186,7 @@ class UNet(nn.Module):
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"height and width must be multiples of {self.multiple} for "
                              f"{len(self.channels)} levels, got {h}x{w}; pad or crop the input")
-        if x.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)  # see __init__; same numbers
+        x = speed.channels_last_input(x)
         features = []
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))  # (B, channels[i], H/2^i, W/2^i)

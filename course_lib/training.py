@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import os
-import pickle
-import re
 import time
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from . import cache
+from .speed import adam
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -90,18 +87,23 @@ def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = No
     return total / len(x)
 
 
-def adam(params, lr: float) -> torch.optim.Adam:
-    """Adam with PyTorch's fused kernel where it exists (CPU and CUDA, torch >= 2.4).
-
-    The fused update does the same arithmetic in one pass over all parameters instead
-    of a dozen passes per tensor: an MLP autoencoder trains about 1.8x faster on a
-    2-core CPU (23 vs 43 ms per batch of 64). Older torch builds fall back to the plain loop.
-    """
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr)
+def train_epoch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, optimizer, *,
+                batch_size: int, loss_fn: LossFn, generator: torch.Generator,
+                transform: Transform | None = None, scheduler=None, device: str = "cpu") -> float:
+    """One pass over ``x`` in shuffled batches, chapter 01's loop; returns the mean batch loss."""
+    model.train()
+    total = 0.0
+    for idx in batch_indices(len(x), batch_size, generator=generator):
+        x_in = x[idx] if transform is None else transform(x[idx], generator)
+        x_hat = model(x_in.to(device))                   # forward
+        loss = loss_fn(x_hat, target[idx].to(device))
+        optimizer.zero_grad()
+        loss.backward()                                  # backward
+        optimizer.step()                                 # update
+        if scheduler is not None:
+            scheduler.step()
+        total += loss.item() * len(idx)
+    return total / len(x)
 
 
 def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *,
@@ -110,6 +112,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         transform: Transform | None = None, seed: int = 0, device: str = "cpu",
         progress: bool = True, schedule: str = "constant") -> History:
     """Train ``model`` to map ``transform(x)`` (default: ``x``) to ``target`` (default: ``x``).
+
+    ``train_epoch`` once per epoch with Adam, the losses measured before and after each.
 
     Args:
         transform: applied to every batch of inputs with a torch generator,
@@ -120,14 +124,14 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
             which reaches a given loss in fewer epochs for networks with batch norm.
     """
     target = x if target is None else target
-    _check_pair(x, target, "fit")
     if num_epochs < 1 or lr <= 0:
         raise ValueError(f"need num_epochs >= 1 and lr > 0, got {num_epochs} and {lr}")
     if schedule not in ("constant", "one-cycle"):
         raise ValueError(f"schedule must be 'constant' or 'one-cycle', got {schedule!r}")
+    check_training_data(model, x, target, loss_fn, transform, device, "fit")
     if x_val is not None:
         target_val = x_val if target_val is None else target_val
-        _check_pair(x_val, target_val, "fit (validation)")
+        check_training_data(model, x_val, target_val, loss_fn, transform, device, "fit (validation)")
     model.to(device)
     g = torch.Generator().manual_seed(seed)
     optimizer = adam(model.parameters(), lr=lr)
@@ -136,32 +140,21 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         steps = num_epochs * -(-len(x) // batch_size)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
     history = History()
+    measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
 
     def validate():
         if x_val is not None:
-            history.val_loss.append(evaluate(model, x_val, target_val, loss_fn=loss_fn,
-                                             transform=transform, seed=seed + 1, device=device))
+            history.val_loss.append(measure(x_val, target_val, seed=seed + 1))
 
     every = -(-len(x) // BEFORE_TRAINING_ITEMS)  # a spread-out sample is enough for epoch 0
-    history.train_loss.append(evaluate(model, x[::every], target[::every], loss_fn=loss_fn,
-                                       transform=transform, seed=seed, device=device))
+    history.train_loss.append(measure(x[::every], target[::every], seed=seed))
     validate()
     start = time.perf_counter()
     bar = tqdm(range(num_epochs), desc="epochs", disable=not progress, leave=False)
     for _ in bar:
-        model.train()
-        total = 0.0
-        for idx in batch_indices(len(x), batch_size, generator=g):
-            x_in = x[idx] if transform is None else transform(x[idx], g)
-            x_hat = model(x_in.to(device))                   # forward
-            loss = loss_fn(x_hat, target[idx].to(device))
-            optimizer.zero_grad()
-            loss.backward()                                  # backward
-            optimizer.step()                                 # update
-            if scheduler is not None:
-                scheduler.step()
-            total += loss.item() * len(idx)
-        history.train_loss.append(total / len(x))
+        history.train_loss.append(train_epoch(model, x, target, optimizer, batch_size=batch_size,
+                                              loss_fn=loss_fn, generator=g, transform=transform,
+                                              scheduler=scheduler, device=device))
         validate()
         bar.set_postfix(train=f"{history.train_loss[-1]:.4f}",
                         val=f"{history.val_loss[-1]:.4f}" if history.val_loss else "-")
@@ -171,85 +164,69 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     return history
 
 
+def check_training_data(model: nn.Module, x: torch.Tensor, target: torch.Tensor, loss_fn: LossFn,
+                        transform: Transform | None, device: str, name: str) -> None:
+    """Refuse, with a ValueError that says why, what ``fit`` cannot train on.
+
+    Float64 inputs (the models are float32), NaN or infinite values, and a target the
+    loss cannot compare with the model's output: tried on two items in eval mode, which
+    changes no weight, statistic or random number of the training.
+    """
+    _check_pair(x, target, name)
+    for what, t in (("inputs", x), ("targets", target)):
+        if t.dtype == torch.float64:
+            raise ValueError(f"{name}: {what} are float64, the models float32; convert them with .float()")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise ValueError(f"{name}: {what} contain NaN or infinite values "
+                             f"({int((~torch.isfinite(t)).sum())} of {t.numel()})")
+    was_training = model.training
+    model.to(device).eval()
+    with torch.no_grad():
+        x_in = x[:2] if transform is None else transform(x[:2], torch.Generator().manual_seed(0))
+        out = model(x_in.to(device))
+        y = target[:2].to(device)
+        if y.is_floating_point() and out.shape != y.shape:
+            raise ValueError(f"{name}: the model outputs {tuple(out.shape[1:])} per item but the targets "
+                             f"are {tuple(y.shape[1:])}; a loss would broadcast them and train on nonsense")
+        try:
+            with warnings.catch_warnings():  # the error below says it in one line
+                warnings.simplefilter("ignore")
+                loss_fn(out, y)
+        except (RuntimeError, ValueError, IndexError, TypeError) as e:
+            raise ValueError(f"{name}: the loss cannot compare the model's output {tuple(out.shape)} with "
+                             f"targets {tuple(y.shape)} ({y.dtype}): {str(e).splitlines()[0]}") from None
+    model.train(was_training)
+
+
 # --------------------------------------------------------------------------- weights cache
-
-def fingerprint(*parts) -> str:
-    """A short hash of tensors, models and plain values (what a cached result depends on)."""
-    h = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, torch.Tensor):
-            t = part.detach().cpu().contiguous()
-            h.update(str((tuple(t.shape), t.dtype)).encode())
-            h.update(t.numpy().tobytes())
-        elif isinstance(part, nn.Module):
-            h.update(repr(part).encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=repr).encode())
-    return h.hexdigest()[:16]
-
-
-def describe_callable(fn) -> str:
-    """A description of a function that is the same in every session (no memory addresses)."""
-    if isinstance(fn, functools.partial):
-        args = ", ".join([*map(repr, fn.args), *(f"{k}={v!r}" for k, v in sorted(fn.keywords.items()))])
-        return f"partial({describe_callable(fn.func)}, {args})"
-    name = getattr(fn, "__qualname__", None)
-    if name is not None:
-        return f"{getattr(fn, '__module__', '')}.{name}"
-    text = repr(fn)
-    if " at 0x" in text:
-        raise ValueError(f"cannot make a stable cache key for {text}; give it a __repr__ without an address")
-    return text
-
-
-_CACHE_FILE = re.compile(r"(.+)-[0-9a-f]{16}\.pt")  # fit_cached's files: {name}-{fingerprint}.pt
-
-
-def cached_names(cache_dir: Path) -> list[str]:
-    """The model name of every entry ``fit_cached`` saved in ``cache_dir``, once per entry."""
-    return [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _CACHE_FILE.fullmatch(p.name))]
-
 
 def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,
                target: torch.Tensor | None = None, **fit_kwargs) -> History:
     """``fit``, or load the weights a previous identical ``fit`` saved in ``cache_dir``.
 
-    The key covers the model's architecture, the data and every fit argument,
-    so a changed setting retrains. ``cache_dir=None`` disables the cache. A
-    corrupt or mismatched cache file is reported and retrained, never a crash.
+    The key (``cache.fingerprint``) covers the model's code, attributes and initial
+    weights, the data, every fit argument and the code of every function passed in,
+    so any change retrains. ``cache_dir=None`` disables the cache. A hit prints one
+    line naming its file; an unusable file is removed and retrained, with a warning.
     """
+    cache.check_name(name)
     if cache_dir is None:
         return fit(model, x, target, **fit_kwargs)
-    for_key = {k: v for k, v in fit_kwargs.items() if k not in {"progress", "device"}}
-    tensors = [v for v in for_key.values() if isinstance(v, torch.Tensor)]
-    plain = {k: describe_callable(v) if callable(v) else v
-             for k, v in for_key.items() if not isinstance(v, torch.Tensor)}
-    key = fingerprint(model, x, *([] if target is None else [target]), *tensors, plain)
-    path = Path(cache_dir) / f"{name}-{key}.pt"
-    if path.exists():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            model.load_state_dict(saved["state_dict"])
-            model.to(fit_kwargs.get("device", "cpu")).eval()
-            return History(**saved["history"])
-        except (RuntimeError, KeyError, TypeError, EOFError, ValueError,
-                pickle.UnpicklingError, zipfile.BadZipFile) as e:
-            warnings.warn(f"weights cache {path.name} is unreadable ({type(e).__name__}); retraining",
-                          stacklevel=2)
+    settings = sorted((k, v) for k, v in fit_kwargs.items() if k != "progress")
+    path = cache.entry_path(cache_dir, name, cache.fingerprint(model, x, target, settings))
+    history = cache.load(path, model, into=History, device=fit_kwargs.get("device", "cpu"))
+    if history is not None:
+        print(f"{name}: trained weights loaded from the cache ({path}); delete that file to train again")
+        return history
+    writable = cache.usable_folder(cache_dir)
     history = fit(model, x, target, **fit_kwargs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two kernels saving the same model do not collide
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, "history": history.as_dict()}, tmp)
-    tmp.replace(path)
+    if writable:
+        cache.save(path, model, history.as_dict())
     return history
 
 
 class PixelCrossEntropy:
-    """Per-pixel cross-entropy for segmentation, with the background class (0) weighted down.
-
-    A class, not a closure, so that its settings enter ``fit_cached``'s key through its repr.
-    """
+    """Per-pixel cross-entropy for segmentation, with the background class (0) weighted down."""
 
     def __init__(self, num_classes: int, background_weight: float = 1.0):
         if num_classes < 2 or not 0 < background_weight <= 1:

@@ -53,7 +53,7 @@ def test_run_with_a_relative_build_dir_collects_figures_and_shares_one_cache(tmp
 
 
 def test_trained_twice_finds_one_name_under_two_keys(tmp_path):
-    from course_lib.training import fingerprint  # the keys fit_cached puts in its file names
+    from course_lib.cache import fingerprint  # the keys fit_cached puts in its file names
 
     k1, k2 = fingerprint("settings 1"), fingerprint("settings 2")
     for name in (f"ch05-unet-{k1}.pt", f"ch05-unet-{k2}.pt", f"ch05-race-unet-{k1}.pt",

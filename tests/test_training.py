@@ -1,11 +1,10 @@
-import warnings
-
 import pytest
 import torch
 from torch import nn
 
 from course_lib.models import MLPAutoencoder
-from course_lib.training import adam, batch_indices, cached_names, evaluate, fit, fit_cached, predict
+from course_lib.speed import adam
+from course_lib.training import batch_indices, evaluate, fit, predict
 
 
 def _model():
@@ -71,59 +70,44 @@ def test_predict_matches_the_model_and_reaches_encode(low_rank_images):
     assert predict(model, low_rank_images, method="encode").shape == (512, 4)
 
 
-def test_cache_returns_the_same_weights_without_training(tmp_path, low_rank_images):
-    kw = dict(num_epochs=3, batch_size=32, lr=3e-3, progress=False)
-    first = _model()
-    h1 = fit_cached(first, tmp_path, "ae", low_rank_images, **kw)
-    second = _model()
-    torch.nn.init.zeros_(second.encoder[1].weight)
-    h2 = fit_cached(second, tmp_path, "ae", low_rank_images, **kw)
-    assert h1 == h2
-    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
-        assert torch.equal(a, b)
-    fit_cached(_model(), tmp_path, "ae", low_rank_images, **{**kw, "lr": 1e-3})
-    assert len(list(tmp_path.glob("ae-*.pt"))) == 2  # a changed setting is a new entry
-    assert cached_names(tmp_path) == ["ae", "ae"]  # what aecourse run reads back from the file names
-
-
-def test_a_corrupt_cache_file_is_retrained_not_a_crash(tmp_path, low_rank_images):
-    kw = dict(num_epochs=2, batch_size=32, lr=3e-3, progress=False)
-    fit_cached(_model(), tmp_path, "ae", low_rank_images, **kw)
-    (path,) = tmp_path.glob("ae-*.pt")
-    path.write_bytes(b"not a checkpoint")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        h = fit_cached(_model(), tmp_path, "ae", low_rank_images, **kw)
-    assert any("unreadable" in str(w.message) for w in caught)
-    assert len(h.train_loss) == 3
-    assert torch.load(path, weights_only=True)["history"]["train_loss"] == h.train_loss
-
-
-def test_cache_keys_of_transforms_do_not_depend_on_memory_addresses():
-    import functools
-
-    from course_lib.training import describe_callable
-
-    def add_noise(x, g, sigma):
-        return x + sigma * torch.randn(x.shape, generator=g)
-
-    a = describe_callable(functools.partial(add_noise, sigma=0.5))
-    b = describe_callable(functools.partial(add_noise, sigma=0.5))
-    assert a == b and "0x" not in a and "sigma=0.5" in a
-    assert a != describe_callable(functools.partial(add_noise, sigma=0.3))
-
-
-def test_pixel_cross_entropy_weights_background_and_keys_the_cache_by_its_settings():
-    from course_lib.training import PixelCrossEntropy, describe_callable
+def test_pixel_cross_entropy_weights_background():
+    from course_lib.training import PixelCrossEntropy
 
     scores, y = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
     plain = torch.nn.functional.cross_entropy(scores, y)
     assert torch.isclose(PixelCrossEntropy(3)(scores, y), plain)
     w = torch.tensor([0.2, 1.0, 1.0])
     assert torch.isclose(PixelCrossEntropy(3, 0.2)(scores, y), torch.nn.functional.cross_entropy(scores, y, weight=w))
-    assert describe_callable(PixelCrossEntropy(3, 0.2)) != describe_callable(PixelCrossEntropy(3, 0.5))
     with pytest.raises(ValueError):
         PixelCrossEntropy(3, 0.0)
+
+
+def test_fit_refuses_float64_nan_and_a_target_the_loss_cannot_use(low_rank_images):
+    kw = dict(num_epochs=1, batch_size=32, lr=1e-3, progress=False)
+    with pytest.raises(ValueError, match="float64.*float"):
+        fit(_model(), low_rank_images.double(), **kw)
+    bad = low_rank_images.clone()
+    bad[3, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        fit(_model(), bad, **kw)
+    with pytest.raises(ValueError, match="NaN"):
+        fit(_model(), low_rank_images, x_val=bad[:10], **kw)
+    with pytest.raises(ValueError, match=r"outputs \(1, 8, 8\).*targets are \(8, 8\)"):
+        fit(_model(), low_rank_images, low_rank_images[:, 0], **kw)  # would broadcast to (B, B, 8, 8)
+    labels = torch.zeros(len(low_rank_images), dtype=torch.long)
+    with pytest.raises(ValueError, match="loss cannot compare"):
+        fit(_model(), low_rank_images, labels, **kw)
+
+
+def test_the_checks_change_nothing_fit_computes(low_rank_images):
+    from course_lib.training import check_training_data
+
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    state = torch.get_rng_state()
+    check_training_data(model, low_rank_images, low_rank_images, nn.functional.mse_loss, None, "cpu", "fit")
+    assert torch.equal(torch.get_rng_state(), state) and model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_adam_is_fused_where_torch_has_it_and_updates_like_plain_adam():

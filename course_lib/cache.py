@@ -1,0 +1,274 @@
+"""The weights cache behind ``training.fit_cached``: a key that covers everything, files that cannot lie.
+
+A cached result is only worth having if it is the result the same training would give
+now. So the key hashes everything that determines the trained weights:
+
+- the model: its class and the code of its methods (``forward`` included) for every
+  class that is not PyTorch's own, every plain attribute of every submodule (such as
+  ``UNet.output``), and its initial weights (so the seed and the initialisation count);
+- the training data and every argument of the fit;
+- every function passed in (loss, transform, noise) by its code: the bytecode, its
+  constants, default arguments, closure values and the globals it reads, followed into
+  the functions it calls;
+- the torch version.
+
+A file that cannot be read back into the model is reported in one line, removed and
+retrained; a cache folder that cannot be written is reported once and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import enum
+import functools
+import hashlib
+import os
+import re
+import types
+import warnings
+from pathlib import Path, PurePath
+
+import numpy as np
+import torch
+from torch import nn
+
+KEY_CHARS = 16  # hex digits of the key in a file name: {name}-{key}.pt
+_FILE = re.compile(rf"(.+)-[0-9a-f]{{{KEY_CHARS}}}\.pt")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+# Code from these packages is named, not hashed: the torch version in the key covers torch,
+# and the rest does not change between runs of the same environment.
+_NAMED_ONLY = {"builtins", "torch", "numpy", "abc", "typing", "collections", "functools", "math",
+               "operator", "itertools", "dataclasses", "enum", "random", "warnings", "contextlib"}
+_MODULE_INTERNALS = frozenset(nn.Module().__dict__)  # _parameters, _buffers, hooks, training ...
+_MAX_DEPTH = 12
+
+
+class CacheWarning(UserWarning):
+    """The weights cache could not be used as it stands (bad entry, folder not writable)."""
+
+
+def check_name(name: str) -> str:
+    """A cache entry's name: letters, digits, ``_``, ``-`` and ``.``, no path, no ``..``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"a cache name is letters, digits, '_', '-' and '.', starting with a letter "
+                         f"or digit, without '..' (it becomes a file name in the cache folder), got {name!r}")
+    return name
+
+
+def entry_path(cache_dir: Path, name: str, key: str) -> Path:
+    """Where ``fit_cached`` keeps the entry ``name`` with ``key``: ``{cache_dir}/{name}-{key}.pt``."""
+    return Path(cache_dir) / f"{check_name(name)}-{key}.pt"
+
+
+def cached_names(cache_dir: Path) -> list[str]:
+    """The model name of every entry saved in ``cache_dir``, once per entry."""
+    return [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _FILE.fullmatch(p.name))]
+
+
+# --------------------------------------------------------------------------- the key
+
+def fingerprint(*parts) -> str:
+    """A short hash of tensors, models, functions and plain values (what a cached result depends on)."""
+    h = hashlib.sha256(f"torch {torch.__version__}".encode())
+    seen: set = set()
+    for part in parts:
+        _feed(h, part, seen, 0)
+    return h.hexdigest()[:KEY_CHARS]
+
+
+def _put(h, *items) -> None:
+    for item in items:
+        h.update(str(item).encode())
+        h.update(b"\x00")
+
+
+def _named_only(obj) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module.split(".")[0] in _NAMED_ONLY
+
+
+def _feed(h, obj, seen: set, depth: int) -> None:
+    """Add ``obj`` to the hash ``h``: by value for data, by code for functions and classes."""
+    if depth > _MAX_DEPTH:
+        _put(h, "deep", type(obj).__qualname__)
+        return
+    d = depth + 1
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes, PurePath, enum.Enum,
+                                       torch.dtype, torch.device)):
+        _put(h, type(obj).__name__, repr(obj))
+    elif isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        _put(h, "tensor", tuple(t.shape), t.dtype)
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())  # the raw bytes, any dtype
+    elif isinstance(obj, np.ndarray):
+        _put(h, "ndarray", obj.shape, obj.dtype)
+        h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, torch.Generator):
+        _feed(h, obj.get_state(), seen, d)
+    elif isinstance(obj, (list, tuple)):
+        _put(h, type(obj).__name__, len(obj))
+        for item in obj:
+            _feed(h, item, seen, d)
+    elif isinstance(obj, dict):
+        _put(h, "dict", len(obj))
+        for key in sorted(obj, key=repr):
+            _put(h, repr(key))
+            _feed(h, obj[key], seen, d)
+    elif isinstance(obj, (set, frozenset)):
+        _put(h, "set", sorted(map(repr, obj)))
+    elif id(obj) in seen:  # a cycle or a repeat of a model, function or object: its name is enough
+        _put(h, "seen", type(obj).__qualname__)
+    else:
+        seen.add(id(obj))
+        _feed_object(h, obj, seen, d)
+
+
+def _feed_object(h, obj, seen: set, d: int) -> None:
+    if isinstance(obj, nn.Module):
+        _feed_module(h, obj, seen, d)
+    elif isinstance(obj, functools.partial):
+        _put(h, "partial")
+        _feed(h, (obj.func, obj.args, obj.keywords), seen, d)
+    elif isinstance(obj, types.MethodType):
+        _put(h, "method")
+        _feed(h, (obj.__func__, obj.__self__), seen, d)
+    elif isinstance(obj, types.FunctionType):
+        _feed_function(h, obj, seen, d)
+    elif isinstance(obj, type):
+        _feed_class(h, obj, seen, d)
+    elif isinstance(obj, types.ModuleType):
+        _put(h, "module", obj.__name__)
+    elif isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or _named_only(obj) and callable(obj):
+        _put(h, "named", getattr(obj, "__module__", ""), getattr(obj, "__qualname__", repr(obj)))
+    elif dataclasses.is_dataclass(obj):
+        _feed_class(h, type(obj), seen, d)
+        _feed(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, seen, d)
+    elif hasattr(obj, "__dict__"):  # an object such as a callable class's instance: its class and state
+        _feed_class(h, type(obj), seen, d)
+        _feed(h, vars(obj), seen, d)
+    else:  # no state to read: its repr, unless that only names a memory address
+        text = repr(obj)
+        _put(h, type(obj).__module__, type(obj).__qualname__, "" if " at 0x" in text else text)
+
+
+def _feed_module(h, module: nn.Module, seen: set, d: int) -> None:
+    """Every submodule's class (code included), plain attributes, parameters and buffers."""
+    for path, sub in module.named_modules():
+        _put(h, "module", path)
+        _feed_class(h, type(sub), seen, d)
+        _feed(h, {k: v for k, v in vars(sub).items() if k not in _MODULE_INTERNALS}, seen, d)
+        for kind, tensors in (("p", sub._parameters), ("b", sub._buffers)):
+            for key, t in tensors.items():
+                _put(h, kind, key)
+                _feed(h, t, seen, d)
+
+
+def _feed_class(h, cls: type, seen: set, d: int) -> None:
+    """A class by name, and by the code of its methods unless it is PyTorch's (or another library's)."""
+    _put(h, "class", cls.__module__, cls.__qualname__)
+    if ("class", id(cls)) in seen:  # its code is in the hash already
+        return
+    seen.add(("class", id(cls)))
+    for klass in cls.__mro__:
+        if _named_only(klass):
+            continue
+        for key, value in sorted(vars(klass).items()):
+            if isinstance(value, (staticmethod, classmethod)):
+                value = value.__func__
+            elif isinstance(value, property):
+                value = value.fget
+            if isinstance(value, types.FunctionType):
+                _put(h, "def", klass.__qualname__, key)
+                _feed(h, value, seen, d)
+
+
+def _feed_code(h, code: types.CodeType, names: set[str]) -> None:
+    """Bytecode, constants and names (not the file or line: moving a cell changes nothing)."""
+    _put(h, "code", code.co_name, code.co_argcount, code.co_kwonlyargcount, code.co_varnames, code.co_names)
+    h.update(code.co_code)
+    names.update(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _feed_code(h, const, names)
+        elif isinstance(const, frozenset):
+            _put(h, sorted(map(repr, const)))
+        else:
+            _put(h, type(const).__name__, repr(const))
+
+
+def _feed_function(h, fn: types.FunctionType, seen: set, d: int) -> None:
+    """A function by its code, defaults, closure and the globals it reads, calls followed."""
+    _put(h, "function", fn.__module__, fn.__qualname__)
+    if _named_only(fn):
+        return
+    names: set[str] = set()
+    _feed_code(h, fn.__code__, names)
+    _feed(h, (fn.__defaults__, fn.__kwdefaults__), seen, d)
+    for cell in fn.__closure__ or ():
+        try:
+            _feed(h, cell.cell_contents, seen, d)
+        except ValueError:  # an empty cell
+            _put(h, "empty cell")
+    for name in sorted(names):
+        if name in fn.__globals__:
+            _put(h, "global", name)
+            _feed(h, fn.__globals__[name], seen, d)
+
+
+# --------------------------------------------------------------------------- the files
+
+def usable_folder(cache_dir: Path) -> bool:
+    """Whether entries can be written in ``cache_dir`` (made if missing); else one warning."""
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        probe = Path(cache_dir) / f".probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError as e:
+        warnings.warn(f"the weights cache folder {cache_dir} cannot be written ({e.strerror or e}); "
+                      "training without the cache", CacheWarning, stacklevel=3)
+        return False
+
+
+def load(path: Path, model: nn.Module, into: type = dict, device: str = "cpu"):
+    """The saved history as ``into(**history)``, the saved weights loaded into ``model``; None if unusable.
+
+    An unusable entry (unreadable, truncated, or made for another model) is removed with a warning.
+
+    The weights go into a copy first, so an entry that does not fit leaves ``model`` as it was.
+    """
+    if not path.exists():
+        return None
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        trial = copy.deepcopy(model)
+        trial.load_state_dict(saved["state_dict"])
+        history = into(**saved["history"])
+    except Exception as e:  # any unreadable, truncated or foreign file
+        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+        warnings.warn(f"weights cache entry {path.name} is unusable ({type(e).__name__}: {reason}); "
+                      "removed, training afresh", CacheWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
+    model.load_state_dict(saved["state_dict"])
+    model.to(device).eval()
+    return history
+
+
+def save(path: Path, model: nn.Module, history: dict) -> bool:
+    """Write an entry atomically (a temporary file, then a rename); False, with a warning, if it failed."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two kernels saving one model do not collide
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    try:
+        torch.save({"state_dict": state, "history": history}, tmp)
+        tmp.replace(path)
+        return True
+    except (OSError, RuntimeError) as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        warnings.warn(f"could not save {path.name} in the weights cache ({str(e).splitlines()[0][:120]}); "
+                      "the trained model is kept in memory only", CacheWarning, stacklevel=3)
+        return False
