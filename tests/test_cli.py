@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib import cli
+from aecourse_tools import cli
 
 
 def _notebook(path, *sources):
@@ -59,8 +59,8 @@ def test_trained_twice_finds_one_name_under_two_keys(tmp_path):
     for name in (f"ch05-unet-{k1}.pt", f"ch05-unet-{k2}.pt", f"ch05-race-unet-{k1}.pt",
                  f"ch01-mlp32-{k1}.pt", f"ch01-mlp32-{k1}.4242.tmp", "notes.pt"):
         (tmp_path / name).write_bytes(b"")
-    assert cli.trained_twice(tmp_path) == ["ch05-unet"]
-    assert cli.trained_twice(tmp_path / "absent") == []
+    assert cli.runner.trained_twice(tmp_path) == ["ch05-unet"]
+    assert cli.runner.trained_twice(tmp_path / "absent") == []
 
 
 def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
@@ -75,11 +75,69 @@ def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
     assert "**Trained twice** with different settings" in (tmp_path / "b" / "fast" / "results.md").read_text()
 
 
-def test_run_reports_a_failing_notebook(tmp_path):
-    nb = _notebook(tmp_path / "02_broken.ipynb", "raise ValueError('boom')")
-    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
+def test_every_kind_of_failure_gets_a_row_and_the_run_goes_on(tmp_path, capsys):
+    out = tmp_path / "b" / "fast"
+    out.mkdir(parents=True)
+    (out / "results.json").write_text('{"stale": true}')  # a former run's report
+    nbs = [_notebook(tmp_path / "01_error.ipynb", "raise ValueError('boom')"),
+           _notebook(tmp_path / "02_slow_cell.ipynb", "import time\ntime.sleep(30)"),
+           _notebook(tmp_path / "03_dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+           tmp_path / "04_not_json.ipynb",
+           _notebook(tmp_path / "05_fine.ipynb", "from course_lib import report\nreport.record('after', 1)")]
+    nbs[3].write_text("{ this is not a notebook")
+    assert cli.main(["run", *map(str, nbs), "--timeout", "4", "--jobs", "2", "--build-dir", str(tmp_path / "b")]) == 1
+    results = json.loads((out / "results.json").read_text())
+    assert "stale" not in results
+    rows = {r["notebook"]: r for r in results["notebooks"]}
+    assert [r["status"] for r in rows.values()] == ["FAILED"] * 4 + ["ok"]
+    assert rows["01_error.ipynb"]["error"] == "ValueError: boom"
+    assert "per-cell time limit of 4 s" in rows["02_slow_cell.ipynb"]["error"]
+    assert "kernel died" in rows["03_dies.ipynb"]["error"]
+    assert rows["04_not_json.ipynb"]["error"].startswith("unreadable notebook")
+    assert rows["05_fine.ipynb"]["records"]["after"]["value"] == 1
+    for r in rows.values():
+        assert "\n" not in r["error"] and "\x1b" not in r["error"] and len(r["error"]) <= 200
+    printed = capsys.readouterr().out
+    assert "FAILED: 01_error.ipynb, 02_slow_cell.ipynb, 03_dies.ipynb, 04_not_json.ipynb" in printed
+    assert "| 02_slow_cell.ipynb | FAILED |" in (out / "results.md").read_text()
+
+
+def test_a_notebook_past_its_whole_time_limit_is_stopped(tmp_path):
+    nb = _notebook(tmp_path / "01_long.ipynb", *["import time\ntime.sleep(2)"] * 4)
+    start = time.perf_counter()
+    assert cli.main(["run", str(nb), "--notebook-timeout", "3", "--build-dir", str(tmp_path / "b")]) == 1
+    assert time.perf_counter() - start < 20
     (r,) = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["notebooks"]
-    assert r["status"] == "FAILED" and "boom" in r["error"]
+    assert r["status"] == "FAILED" and "notebook time limit of 3 s" in r["error"]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_stops_every_worker_and_kernel_of_the_run(tmp_path, jobs):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    nbs = [_notebook(tmp_path / f"0{i}_sleeps.ipynb", "import time\ntime.sleep(120)") for i in (1, 2)]
+    proc = subprocess.Popen([sys.executable, "-m", "aecourse_tools.cli", "run", *map(str, nbs), "--jobs", str(jobs),
+                             "--build-dir", str(tmp_path / "b")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    runner = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 60
+    kernels = []
+    while time.monotonic() < deadline and len(kernels) < jobs:
+        time.sleep(0.5)
+        kernels = [p for p in runner.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    assert len(kernels) == jobs, "the kernels did not start"
+    time.sleep(2)  # let them reach the sleeping cell
+    started = runner.children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 130 and "stopped" in output
+    gone, alive = psutil.wait_procs(started, timeout=10)
+    assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
 
 
 
@@ -105,7 +163,7 @@ def test_run_refuses_zero_jobs(tmp_path):
 
 def test_default_notebook_list_is_chapters_then_solutions():
     root = cli.project_root()
-    names = [p.relative_to(root).as_posix() for p in cli.find_notebooks([])]
+    names = [p.relative_to(root).as_posix() for p in cli.runner.find_notebooks([])]
     assert names[0].startswith("notebooks/01_")
     chapters = [n for n in names if "/solutions/" not in n]
     assert names[:len(chapters)] == chapters
@@ -113,7 +171,7 @@ def test_default_notebook_list_is_chapters_then_solutions():
 
 def test_run_refuses_files_that_are_not_notebooks(tmp_path):
     with pytest.raises(SystemExit, match="not notebook"):
-        cli.find_notebooks([str(tmp_path / "missing.ipynb")])
+        cli.runner.find_notebooks([str(tmp_path / "missing.ipynb")])
 
 
 def test_check_reports_datasets_and_fallback(tmp_path, monkeypatch, capsys):
@@ -121,6 +179,21 @@ def test_check_reports_datasets_and_fallback(tmp_path, monkeypatch, capsys):
     assert cli.main(["check", "--no-network"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "device" in out and "absent: offline fallback" in out
+
+
+@pytest.mark.parametrize(("env", "flag", "used"), [("7", [], 7.0), ("7", ["--timeout", "3"], 3.0), (None, [], 30.0)])
+def test_fetch_data_honours_course_download_timeout_unless_told(tmp_path, monkeypatch, env, flag, used):
+    from course_lib import data
+
+    seen = []
+    monkeypatch.setattr(data, "fetch_dataset", lambda name, folder, timeout: seen.append(timeout))
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    if env is None:
+        monkeypatch.delenv("COURSE_DOWNLOAD_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_DOWNLOAD_TIMEOUT", env)
+    assert cli.main(["fetch-data", *flag]) == 0
+    assert seen and set(seen) == {used}
 
 
 def test_fetch_data_fails_cleanly_without_network(tmp_path, monkeypatch, capsys):
@@ -133,8 +206,8 @@ def test_fetch_data_fails_cleanly_without_network(tmp_path, monkeypatch, capsys)
 
 def test_longest_first_from_the_previous_run_then_the_order_given():
     a, b, c = Path("01_a.ipynb"), Path("02_b.ipynb"), Path("03_c.ipynb")
-    assert cli.start_order([a, b, c], {}) == [a, b, c]
-    assert cli.start_order([a, b, c], {"01_a.ipynb": 5.0, "03_c.ipynb": 60.0}) == [c, a, b]
+    assert cli.runner.start_order([a, b, c], {}) == [a, b, c]
+    assert cli.runner.start_order([a, b, c], {"01_a.ipynb": 5.0, "03_c.ipynb": 60.0}) == [c, a, b]
 
 
 def test_a_solution_starts_only_after_its_chapter_finished(tmp_path, monkeypatch):
@@ -148,15 +221,16 @@ def test_a_solution_starts_only_after_its_chapter_finished(tmp_path, monkeypatch
             log.append(("end", path.name))
         return {"notebook": path.name, "wall_s": 0.0}
 
-    monkeypatch.setattr(cli, "run_notebook", fake_run)
+    monkeypatch.setattr(cli.runner, "run_notebook", fake_run)
     sol = tmp_path / "solutions"
     nbs = [tmp_path / "01_a.ipynb", tmp_path / "05_long.ipynb", sol / "05_solutions.ipynb",
            sol / "01_solutions.ipynb"]
     (tmp_path / "results.json").write_text(json.dumps(
         {"notebooks": [{"notebook": "05_long.ipynb", "wall_s": 900}, {"notebook": "05_solutions.ipynb",
                                                                        "wall_s": 800}]}))
+    previous = cli.runner.previous_wall_times(tmp_path)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = cli.run_side_by_side(pool, nbs, tmp_path, 2, {})
+        results = cli.runner.run_side_by_side(pool, nbs, tmp_path, 2, {}, previous)
     assert [r["notebook"] for r in results] == [p.name for p in nbs]  # reported in the order given
     assert log[0] == ("start", "05_long.ipynb")  # longest of the previous run first
     assert log.index(("start", "05_solutions.ipynb")) > log.index(("end", "05_long.ipynb"))

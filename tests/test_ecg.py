@@ -176,7 +176,7 @@ def _pretend_mnist_family_present(data_dir):
 
 
 def test_cli_fetch_data_downloads_and_verifies_ecg5000(tmp_path, monkeypatch, capsys):
-    from course_lib import cli
+    from aecourse_tools import cli
 
     train_text = _ucr_text([1, 2, 1])
     url = _zip(tmp_path / "ECG5000.zip", train_text, _ucr_text([1, 4])).as_uri()
@@ -191,7 +191,7 @@ def test_cli_fetch_data_downloads_and_verifies_ecg5000(tmp_path, monkeypatch, ca
 
 
 def test_cli_check_names_the_ecg_fallback(tmp_path, monkeypatch, capsys):
-    from course_lib import cli
+    from aecourse_tools import cli
 
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     assert cli.main(["check", "--no-network"]) == 0

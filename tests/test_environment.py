@@ -3,7 +3,10 @@
 import re
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,7 +22,7 @@ def _split(spec: str) -> tuple[str, str]:
 def _pyproject() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values() for s in extra]
-    return dict(_split(s) for s in specs)
+    return dict(_split(s) for s in specs if "python_version" not in s)  # backports for older Pythons
 
 
 def _conda() -> tuple[dict[str, str], list]:

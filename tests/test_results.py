@@ -1,4 +1,5 @@
-from course_lib.results import SpeedGauge, cpu_speed_sample, markdown_report
+from aecourse_tools.monitors import SpeedGauge, cpu_speed_sample
+from aecourse_tools.report import markdown_report
 
 META = {"mode": "full", "command": "aecourse run --full", "cpu": "some CPU", "cores": 2,
         "memory_gb": 8.0, "accelerator": "none (CPU)", "python": "3.11", "torch": "2.x",

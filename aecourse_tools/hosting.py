@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
-from .config import project_root
+from course_lib.config import project_root
 
 BADGES_TAG, SETUP_TAG = "course-badges", "course-setup"
 BRANCH = "main"

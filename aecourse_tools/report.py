@@ -1,14 +1,11 @@
-"""The results report that ``aecourse run`` writes: markdown for people, JSON for tools."""
+"""The report of an ``aecourse run``: a table for the terminal, results.md for people, results.json for tools."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
-import statistics
-import subprocess
 import sys
-import threading
-from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -42,87 +39,6 @@ def machine_info() -> dict:
     return info
 
 
-# One core's speed right now: float32 1024x1024 matrix products (NumPy) for a second: 12 MB,
-# more than a core's cache, so it also feels what other tenants do to the shared cache.
-_GAUGE = """
-import time
-import numpy as np
-a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
-b = a.T.copy()
-a @ b
-n, start = 0, time.perf_counter()
-while time.perf_counter() - start < 1.0:
-    a @ b
-    n += 1
-print(n * 2 * 1024**3 / (time.perf_counter() - start) / 1e9)
-"""
-
-
-def cpu_speed_sample(timeout: float = 60) -> float | None:
-    """GFLOP/s of one core now (products in one second, pauses included), or None if it failed.
-
-    A shared or virtual machine's speed can move by half within minutes; a run's wall
-    times mean little without it. It runs in a fresh process pinned to one thread, so
-    neither this process nor the kernels' thread settings change.
-    """
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    try:
-        out = subprocess.run([sys.executable, "-c", _GAUGE], env=env, capture_output=True,
-                             text=True, timeout=timeout, check=True)
-        return round(float(out.stdout.strip()), 2)
-    except (subprocess.SubprocessError, OSError, ValueError):
-        return None
-
-
-class Poller(ABC):
-    """Calls ``poll`` in a thread until the ``with`` block ends: first at once, then every
-    ``interval`` seconds (``aecourse run``'s memory and CPU-speed monitors)."""
-
-    def __init__(self, interval: float):
-        self.interval, self._stop = interval, threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    @abstractmethod
-    def poll(self) -> None:
-        """One measurement; subclasses keep what they measure."""
-
-    def _loop(self):
-        while True:
-            self.poll()
-            if self._stop.wait(self.interval):
-                return
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-
-class SpeedGauge(Poller):
-    """Samples ``cpu_speed_sample`` at the start and then every ``interval`` seconds.
-
-    About 1.5 s of one core per sample (Python, NumPy, then a second of products): about
-    1% of a 2-core machine at one a minute.
-    """
-
-    def __init__(self, interval: float = 60):
-        super().__init__(interval)
-        self.samples = []
-
-    def poll(self):
-        value = cpu_speed_sample()
-        if value is not None:
-            self.samples.append(value)
-
-    def summary(self) -> dict | None:
-        """``{"median", "min", "max", "samples"}`` in GFLOP/s, or None without a sample."""
-        if not self.samples:
-            return None
-        return {"median": round(statistics.median(self.samples), 2), "min": min(self.samples),
-                "max": max(self.samples), "samples": list(self.samples)}
 
 
 def _fmt(value: float) -> str:
@@ -180,3 +96,39 @@ def _speed_line(speed: dict | None) -> list[str]:
 def command_line() -> str:
     """How this process was started, as a person would type it."""
     return " ".join(["aecourse", *sys.argv[1:]]) if sys.argv else "aecourse"
+
+
+def format_table(results: list[dict]) -> str:
+    """A plain-text table: notebook, status, wall time, peak memory, headline figures."""
+    lines = [f"{'notebook':<36} {'status':<7} {'wall s':>7} {'peak MB':>8}  figures"]
+    for r in results:
+        figs = ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
+                         for k, v in r["records"].items())
+        lines.append(f"{r['notebook']:<36} {r['status']:<7} {r['wall_s']:>7.1f} "
+                     f"{r['peak_mb']:>8}  {figs}")
+        if r["error"]:
+            lines.append(f"{'':<36} error: {r['error']}")
+    lines.append(f"sum of notebook wall times {sum(r['wall_s'] for r in results):.1f} s")
+    return "\n".join(lines)
+
+
+def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
+                 jobs: int = 1, twice: list[str] | None = None, speed: dict | None = None) -> None:
+    """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
+    from course_lib.config import get_config
+    from course_lib.data import dataset_status
+
+    cfg = get_config()
+    present = [name for name, ok in dataset_status(cfg.data_dir).items() if ok]
+    meta = {**machine_info(), "mode": mode, "command": command_line(),
+            "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
+            "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
+            "trained_twice": list(twice or []), "cpu_gflops": speed}
+    (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
+    (out_dir / "results.md").write_text(markdown_report(results, meta))
+
+
+def remove_report(out_dir: Path) -> None:
+    """Remove a former run's results.json and results.md, so that none looks current if this run dies."""
+    for name in ("results.json", "results.md"):
+        (out_dir / name).unlink(missing_ok=True)

@@ -1,0 +1,196 @@
+"""The ``aecourse`` command: check the set-up, fetch data, run notebooks headless, sync the Colab cells."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlparse
+
+from course_lib.config import get_config, project_root
+
+from . import report, runner
+from .monitors import SpeedGauge
+
+PACKAGES = ("torch", "torchvision", "numpy", "matplotlib", "scikit-learn", "scikit-image",
+            "ipywidgets", "jupyterlab", "nbclient", "nbval", "tqdm")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds."""
+    import socket
+
+    from course_lib.data import DownloadError, _run_with_deadline
+
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+
+    def connect():
+        socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+
+    try:
+        _run_with_deadline(connect, timeout)
+        return True
+    except (DownloadError, OSError):
+        return False
+
+
+def cmd_check(args) -> int:
+    """Print versions, device, data folder, datasets present and what will fall back."""
+    from course_lib.data import ECG5000_URL, dataset_status, mnist_family
+
+    cfg = get_config()
+    print(f"python        {platform.python_version()} ({sys.executable})")
+    for p in PACKAGES:
+        print(f"{p:<13} {_version(p)}")
+    print(f"device        {cfg.device}")
+    print(f"mode          {cfg.mode} (COURSE_FAST={os.environ.get('COURSE_FAST', '')!r})")
+    print(f"data folder   {cfg.data_dir}")
+    print(f"weights cache {cfg.cache_dir if cfg.use_cache else 'off'}")
+    probe = not (cfg.offline or args.no_network)
+    online = probe and _reachable(mnist_family("mnist").mirrors[0])
+    ucr_online = probe and _reachable(ECG5000_URL)
+    print(f"network       {'dataset host reachable' if online else 'dataset host NOT reachable'}")
+    print(f"              {'UCR archive reachable' if ucr_online else 'UCR archive (ECG5000) NOT reachable'}")
+    for name, present in dataset_status(cfg.data_dir).items():
+        reachable = ucr_online if name == "ecg5000" else online
+        fallback = "offline fallback" + (" (generated ECG-like beats)" if name == "ecg5000" else "")
+        state = "on disk" if present else ("will download" if reachable else f"absent: {fallback}")
+        print(f"  {name:<14} {state}")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    """Download every dataset the course uses into the data folder, checking checksums."""
+    from course_lib.data import DownloadError, dataset_status, fetch_dataset
+
+    cfg = get_config()
+    timeout = cfg.download_timeout if args.timeout is None else args.timeout
+    if not 0 < timeout < float("inf"):
+        raise SystemExit(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    failed = 0
+    for name, present in dataset_status(cfg.data_dir).items():
+        if present:
+            print(f"{name:<14} already in {cfg.data_dir}")
+            continue
+        try:
+            fetch_dataset(name, cfg.data_dir, timeout=timeout)
+            print(f"{name:<14} downloaded and verified")
+        except (DownloadError, OSError) as e:
+            failed += 1
+            print(f"{name:<14} FAILED: {e}")
+    return 1 if failed else 0
+
+
+def cmd_run(args) -> int:
+    """Execute notebooks headless, keep the executed copies, print the results table.
+
+    A notebook that fails in any way gets a FAILED row and the others still run; the
+    report is written for this run whatever happened, and the exit code is 1 on any failure.
+    """
+    notebooks = runner.find_notebooks(args.notebooks)
+    mode = "full" if args.full else "fast"
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
+    for flag, value in (("--timeout", args.timeout), ("--notebook-timeout", args.notebook_timeout)):
+        if value is not None and not 0 < value < float("inf"):
+            raise SystemExit(f"{flag} must be a positive number of seconds, got {value}")
+    out_dir = Path(args.build_dir).resolve() / mode  # absolute: kernels run in the notebook's folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = runner.previous_wall_times(out_dir)
+    report.remove_report(out_dir)  # no former report may look current if this run dies
+    cache_dir = None
+    if args.no_cache:  # a fresh cache for this run: every model trains once, solutions reuse them
+        cache_dir = out_dir / "cache"
+        shutil.rmtree(cache_dir, ignore_errors=True)
+    jobs = min(args.jobs, len(notebooks))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    kw = dict(fast=not args.full, cache_dir=cache_dir, timeout=args.timeout,
+              notebook_timeout=args.notebook_timeout, threads=threads)
+    start = time.perf_counter()
+    print(f"running {len(notebooks)} notebook(s) in {mode} mode, {jobs} at a time ...", flush=True)
+    try:
+        with runner.stop_everything_on_signal(), SpeedGauge() as gauge:
+            results = runner.run_all(notebooks, out_dir, jobs, kw, previous)
+    except runner.Interrupted:
+        print("stopped: every worker and kernel of this run was ended; no report written", flush=True)
+        return 130
+    elapsed = time.perf_counter() - start
+    print(report.format_table(results))
+    print(f"whole run: {elapsed:.1f} s wall clock, {jobs} notebook(s) at a time")
+    speed = gauge.summary()
+    if speed:
+        print(f"CPU speed during the run: median {speed['median']:.1f} GFLOP/s per core "
+              f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples)")
+    twice = runner.trained_twice(cache_dir) if cache_dir is not None else []
+    if twice:
+        print(f"TRAINED TWICE with different settings (a solution did not reuse its chapter's model): "
+              f"{', '.join(twice)}")
+    report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, twice=twice, speed=speed)
+    failed = [r["notebook"] for r in results if r["status"] != "ok"]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+    print(f"executed notebooks, results.md and results.json in {out_dir}")
+    return 1 if failed or twice else 0
+
+
+def cmd_sync(args) -> int:
+    """Write the Binder/Colab badge and set-up cells into every notebook (or check them)."""
+    from .hosting import repository, sync_notebook
+
+    repo = repository()
+    paths = sorted((project_root() / "notebooks").rglob("[0-9]*.ipynb"))
+    stale = [p for p in paths if ".ipynb_checkpoints" not in p.parts
+             and sync_notebook(p, repo, write=not args.check)]
+    for p in stale:
+        print(f"{'out of step' if args.check else 'updated'}: {p.relative_to(project_root())}")
+    return 1 if (args.check and stale) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aecourse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="show versions, device, data and offline fallbacks")
+    check.add_argument("--no-network", action="store_true", help="do not probe the dataset host")
+    check.set_defaults(func=cmd_check)
+    fetch = sub.add_parser("fetch-data", help="download every dataset into the data folder")
+    fetch.add_argument("--timeout", type=float, default=None,
+                       help="seconds per file (default: COURSE_DOWNLOAD_TIMEOUT, else 30)")
+    fetch.set_defaults(func=cmd_fetch)
+    run = sub.add_parser("run", help="execute notebooks headless and report their figures")
+    run.add_argument("notebooks", nargs="*", help="notebook files (default: all, in order)")
+    run.add_argument("--full", action="store_true", help="full mode (default: fast mode)")
+    run.add_argument("--no-cache", action="store_true", help="empty weights cache: every model trains once")
+    run.add_argument("--build-dir", default=str(project_root() / "build" / "run"),
+                     help="where executed notebooks and results go (default: build/run)")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    run.add_argument("--notebook-timeout", type=float, default=3600,
+                     help="seconds per notebook, all cells together (default 3600)")
+    run.add_argument("--jobs", "-j", type=int, default=1,
+                     help="notebooks run side by side, each kernel with cpu_count/jobs threads (default 1)")
+    run.set_defaults(func=cmd_run)
+    sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address")
+    sync.add_argument("--check", action="store_true", help="only report notebooks out of step")
+    sync.set_defaults(func=cmd_sync)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
