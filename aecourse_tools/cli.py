@@ -32,7 +32,7 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
     """Whether a TCP connection to ``url``'s host opens within ``timeout`` seconds."""
     import socket
 
-    from course_lib.data import DownloadError, _run_with_deadline
+    from course_lib.downloads import DownloadError, run_with_deadline
 
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -41,7 +41,7 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
 
     try:
-        _run_with_deadline(connect, timeout)
+        run_with_deadline(connect, timeout)
         return True
     except (DownloadError, OSError):
         return False
@@ -49,7 +49,9 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
 
 def cmd_check(args) -> int:
     """Print versions, device, data folder, datasets present and what will fall back."""
-    from course_lib.data import ECG5000_URL, dataset_status, mnist_family
+    from course_lib.data import dataset_status
+    from course_lib.ecg import ECG5000_URL
+    from course_lib.mnist import mnist_family
 
     cfg = get_config()
     print(f"python        {platform.python_version()} ({sys.executable})")
@@ -74,7 +76,8 @@ def cmd_check(args) -> int:
 
 def cmd_fetch(args) -> int:
     """Download every dataset the course uses into the data folder, checking checksums."""
-    from course_lib.data import DownloadError, dataset_status, fetch_dataset
+    from course_lib.data import dataset_status, fetch_dataset
+    from course_lib.downloads import DownloadError
 
     cfg = get_config()
     timeout = cfg.download_timeout if args.timeout is None else args.timeout

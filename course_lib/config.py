@@ -14,8 +14,10 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -42,7 +44,8 @@ def best_device() -> str:
     return "cpu"
 
 
-def _flag(value: str | None, default: bool) -> bool:
+def _flag(env, name: str, default: bool) -> bool:
+    value = env.get(name)
     if value is None or value.strip() == "":
         return default
     v = value.strip().lower()
@@ -50,7 +53,34 @@ def _flag(value: str | None, default: bool) -> bool:
         return True
     if v in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"expected a boolean flag such as 1/0/true/false, got {value!r}")
+    raise ValueError(f"{name}={value!r}: expected 1/0, true/false, yes/no or on/off")
+
+
+MAX_SEED = 2**32 - 1  # NumPy's seeds stop here
+
+
+def _seed(env, name: str = "COURSE_SEED") -> int:
+    value = env.get(name, "0")
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name}={value!r}: expected a whole number from 0 to {MAX_SEED}")
+    return seed
+
+
+def _seconds(env, name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise ValueError(f"{name}={value!r}: expected a positive, finite number of seconds, e.g. 30")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -92,27 +122,23 @@ FAST_SIZES = dict(n_train=1_000, n_val=200, n_test=500, batch_size=64, num_epoch
 def get_config(environ: dict | None = None) -> Config:
     """Build the configuration from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
-    fast = _flag(env.get("COURSE_FAST"), default=False)
+    fast = _flag(env, "COURSE_FAST", default=False)
     root = project_root()
     data_dir = Path(env.get("COURSE_DATA_DIR") or root / "data").expanduser()
     cache_dir = Path(env.get("COURSE_CACHE_DIR") or root / "build" / "cache").expanduser()
     device = env.get("COURSE_DEVICE") or best_device()
-    if device not in {"cpu", "cuda", "mps"} and not device.startswith("cuda:"):
-        raise ValueError(f"COURSE_DEVICE must be cpu, cuda, cuda:N or mps, got {device!r}")
-    try:
-        seed = int(env.get("COURSE_SEED", "0"))
-    except ValueError:
-        raise ValueError(f"COURSE_SEED must be an integer, got {env.get('COURSE_SEED')!r}") from None
+    if device not in {"cpu", "cuda", "mps"} and not re.fullmatch(r"cuda:\d+", device):
+        raise ValueError(f"COURSE_DEVICE={device!r}: expected cpu, cuda, cuda:N or mps")
     sizes = FAST_SIZES if fast else FULL_SIZES
     return Config(
         fast=fast,
-        seed=seed,
+        seed=_seed(env),
         device=device,
         data_dir=data_dir,
         cache_dir=cache_dir,
-        use_cache=_flag(env.get("COURSE_CACHE"), default=True),
-        offline=_flag(env.get("COURSE_OFFLINE"), default=False),
-        download_timeout=float(env.get("COURSE_DOWNLOAD_TIMEOUT", "30")),
+        use_cache=_flag(env, "COURSE_CACHE", default=True),
+        offline=_flag(env, "COURSE_OFFLINE", default=False),
+        download_timeout=_seconds(env, "COURSE_DOWNLOAD_TIMEOUT", default=30.0),
         **sizes,
     )
 
@@ -122,8 +148,8 @@ def seed_everything(seed: int):
     import numpy as np
     import torch
 
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

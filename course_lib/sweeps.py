@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import generated_shapes
+from .fallbacks import generated_shapes
 from .training import History, fit_cached
 
 

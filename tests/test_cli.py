@@ -125,11 +125,18 @@ def test_sigterm_stops_every_worker_and_kernel_of_the_run(tmp_path, jobs):
                              "--build-dir", str(tmp_path / "b")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     runner = psutil.Process(proc.pid)
-    deadline = time.monotonic() + 60
+
+    def command(p):
+        try:
+            return " ".join(p.cmdline())
+        except psutil.Error:  # ended (or a zombie) since it was listed
+            return ""
+
+    deadline = time.monotonic() + 90
     kernels = []
     while time.monotonic() < deadline and len(kernels) < jobs:
         time.sleep(0.5)
-        kernels = [p for p in runner.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+        kernels = [p for p in runner.children(recursive=True) if "ipykernel" in command(p)]
     assert len(kernels) == jobs, "the kernels did not start"
     time.sleep(2)  # let them reach the sleeping cell
     started = runner.children(recursive=True)
@@ -137,7 +144,7 @@ def test_sigterm_stops_every_worker_and_kernel_of_the_run(tmp_path, jobs):
     output = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 130 and "stopped" in output
     gone, alive = psutil.wait_procs(started, timeout=10)
-    assert not alive, f"left running: {[p.cmdline()[:3] for p in alive]}"
+    assert not alive, f"left running: {[command(p) for p in alive]}"
 
 
 

@@ -33,11 +33,25 @@ def test_config_is_frozen():
     assert isinstance(cfg.replace(seed=3), Config) and cfg.replace(seed=3).seed == 3
 
 
-@pytest.mark.parametrize("env", [{"COURSE_FAST": "maybe"}, {"COURSE_SEED": "x"},
-                                 {"COURSE_DEVICE": "tpu"}])
-def test_bad_settings_raise_value_error(env):
-    with pytest.raises(ValueError):
-        get_config(env)
+@pytest.mark.parametrize(("name", "value", "allowed"), [
+    ("COURSE_FAST", "maybe", "1/0"), ("COURSE_CACHE", "2", "1/0"), ("COURSE_OFFLINE", "y", "1/0"),
+    ("COURSE_SEED", "x", "0 to 4294967295"), ("COURSE_SEED", "-1", "0 to 4294967295"),
+    ("COURSE_SEED", "4294967296", "0 to 4294967295"), ("COURSE_SEED", "1.5", "whole number"),
+    ("COURSE_DEVICE", "tpu", "cpu, cuda, cuda:N or mps"), ("COURSE_DEVICE", "cuda:x", "cuda:N"),
+    ("COURSE_DOWNLOAD_TIMEOUT", "-5", "positive, finite"), ("COURSE_DOWNLOAD_TIMEOUT", "0", "positive"),
+    ("COURSE_DOWNLOAD_TIMEOUT", "inf", "finite"), ("COURSE_DOWNLOAD_TIMEOUT", "nan", "positive"),
+    ("COURSE_DOWNLOAD_TIMEOUT", "soon", "seconds")])
+def test_a_bad_setting_names_the_variable_the_value_and_what_is_allowed(name, value, allowed):
+    with pytest.raises(ValueError) as caught:
+        get_config({name: value})
+    message = str(caught.value)
+    assert message.startswith(f"{name}={value!r}:") and allowed in message
+
+
+def test_good_settings_are_read():
+    cfg = get_config({"COURSE_SEED": "4294967295", "COURSE_DOWNLOAD_TIMEOUT": "2.5", "COURSE_DEVICE": "cuda:1",
+                      "COURSE_CACHE": "off"})
+    assert (cfg.seed, cfg.download_timeout, cfg.device, cfg.use_cache) == (4294967295, 2.5, "cuda:1", False)
 
 
 def test_seed_everything_makes_torch_repeatable():
@@ -47,3 +61,5 @@ def test_seed_everything_makes_torch_repeatable():
     assert torch.equal(a, torch.rand(3))
     with pytest.raises(ValueError):
         seed_everything(-1)
+    with pytest.raises(ValueError):
+        seed_everything(2**32)

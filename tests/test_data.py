@@ -12,22 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import data
-from course_lib.data import (
-    ChecksumError,
-    DownloadError,
-    download,
-    generated_shapes,
-    load_mnist_family,
-    sklearn_digits_28,
-)
+from course_lib import downloads, fallbacks, mnist
+from course_lib.data import load_mnist_family
+from course_lib.downloads import ChecksumError, DownloadError, download
+from course_lib.fallbacks import generated_shapes, sklearn_digits_28
 
 
 def _block_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError("network blocked by the test")
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(data, "_ANNOUNCED", set())
+    monkeypatch.setattr(downloads, "_ANNOUNCED", set())
 
 
 def test_offline_fallback_engages_with_the_network_blocked(cfg, monkeypatch, capsys):
@@ -49,7 +44,7 @@ def test_offline_fallback_engages_with_the_network_blocked(cfg, monkeypatch, cap
 def test_fashion_fallback_is_generated_shapes(cfg, monkeypatch):
     _block_network(monkeypatch)
     splits = load_mnist_family(cfg, "fashion-mnist")
-    assert not splits.is_real and splits.classes == data.SHAPE_CLASSES
+    assert not splits.is_real and splits.classes == fallbacks.SHAPE_CLASSES
 
 
 def _write_idx(path, array: np.ndarray):
@@ -79,7 +74,7 @@ def test_real_mnist_on_disk_is_read_and_split(cfg):
 def test_read_idx_returns_the_bytes_in_their_shape(tmp_path):
     array = np.arange(2 * 3 * 4).reshape(2, 3, 4) % 256
     _write_idx(tmp_path / "x-idx3-ubyte", array)
-    assert data.read_idx(tmp_path / "x-idx3-ubyte").tolist() == array.tolist()
+    assert mnist.read_idx(tmp_path / "x-idx3-ubyte").tolist() == array.tolist()
 
 
 def test_read_idx_refuses_truncated_and_foreign_files(tmp_path):
@@ -88,19 +83,19 @@ def test_read_idx_refuses_truncated_and_foreign_files(tmp_path):
     (tmp_path / "foreign").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     for name in ("short", "foreign"):
         with pytest.raises(ValueError):
-            data.read_idx(tmp_path / name)
+            mnist.read_idx(tmp_path / name)
 
 
 def test_course_reader_agrees_with_torchvision_and_does_not_import_it(cfg):
     _write_fake_mnist(cfg.data_dir, 50, 20, seed=1)
     code = (
-        "import sys; from course_lib import data; "
-        f"train, test = data._read_mnist_family('mnist', __import__('pathlib').Path({str(cfg.data_dir)!r})); "
+        "import sys; from course_lib import mnist; "
+        f"train, test = mnist.read_mnist_family('mnist', __import__('pathlib').Path({str(cfg.data_dir)!r})); "
         "assert 'torchvision' not in sys.modules, 'torchvision was imported'; "
         "import torchvision.datasets as tvd, torch; "
         f"ds = tvd.MNIST({str(cfg.data_dir)!r}, train=True, download=False); "
         "assert torch.equal(train.x, ds.data.unsqueeze(1).float() / 255) and torch.equal(train.y, ds.targets); "
-        "assert tvd.MNIST.resources == list(data.mnist_family('mnist').resources)"
+        "assert tvd.MNIST.resources == list(mnist.mnist_family('mnist').resources)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
@@ -177,3 +172,38 @@ def test_generated_shapes_are_seeded_and_checked():
 def test_unknown_dataset_name_is_a_value_error(cfg):
     with pytest.raises(ValueError, match="dataset name"):
         load_mnist_family(cfg, "cifar")
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def _bad_header(path):
+    path.write_bytes(b"\x01\x02" + path.read_bytes()[2:])
+
+
+def _fewer_labels(path):
+    _write_idx(path.parent / "train-labels-idx1-ubyte", np.zeros(7))
+
+
+def _garbage(path):
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000).astype(np.uint8).tobytes())
+
+
+@pytest.mark.parametrize(("damage", "file", "why"), [
+    (_truncate, "train-images-idx3-ubyte", "header says"),
+    (_bad_header, "t10k-images-idx3-ubyte", "not an IDX file"),
+    (_fewer_labels, "train-labels-idx1-ubyte", "(7,) labels for 50 images"),
+    (_garbage, "t10k-labels-idx1-ubyte", "not an IDX file")])
+def test_a_damaged_file_is_named_with_the_fix_once_and_the_loader_falls_back(cfg, monkeypatch, capsys,
+                                                                             damage, file, why):
+    monkeypatch.setattr(downloads, "_ANNOUNCED", set())
+    _write_fake_mnist(cfg.data_dir, 50, 20)
+    path = cfg.data_dir / "MNIST" / "raw" / file
+    damage(path)
+    splits = load_mnist_family(cfg, "mnist")  # online: a damaged file is not "missing", no download is tried
+    assert not splits.is_real and "fallback" in splits.source
+    load_mnist_family(cfg, "mnist")
+    lines = [line for line in capsys.readouterr().err.splitlines() if " is damaged " in line]
+    assert len(lines) == 1
+    assert str(path) in lines[0] and why in lines[0] and "delete it and run `aecourse fetch-data`" in lines[0]

@@ -15,7 +15,6 @@ from course_lib.baselines import (
     tv_denoise,
 )
 from course_lib.corruptions import gaussian_noise
-from course_lib.data import PUBLIC_DOMAIN_PHOTOS, bundled_photo
 from course_lib.denoising import (
     apply_filters,
     crop_to_multiple,
@@ -24,6 +23,7 @@ from course_lib.denoising import (
     tune_filters_both,
 )
 from course_lib.metrics import psnr, ssim
+from course_lib.photos import PUBLIC_DOMAIN_PHOTOS, bundled_photo
 
 
 def _squares(n=8, size=16):

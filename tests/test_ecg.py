@@ -8,17 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import data
-from course_lib.data import (
-    ECG5000_TRAIN_SHA256,
-    ChecksumError,
-    DownloadError,
-    anomaly_labels,
-    fetch_ecg5000,
-    generated_ecg,
-    load_ecg5000,
-    parse_ucr,
-)
+from course_lib import data, downloads, mnist
+from course_lib import ecg as ecg_format
+from course_lib.data import load_ecg5000
+from course_lib.downloads import ChecksumError, DownloadError
+from course_lib.ecg import ECG5000_TRAIN_SHA256, anomaly_labels, fetch_ecg5000, parse_ucr
+from course_lib.fallbacks import generated_ecg
 
 
 def _ucr_text(classes, length=140, seed=0) -> str:
@@ -69,7 +64,7 @@ def test_files_on_disk_are_read_without_a_checksum_and_split(cfg):
     assert ecg.is_real and "fallback" not in ecg.source
     assert (ecg.train.y == 1).all() and (ecg.val.y == 1).all()  # train and val: normal beats only
     assert len(ecg.val) == 8 and len(ecg.train) == 32 and len(ecg.train_anomalous) == 15
-    assert len(ecg.test) == 50 and ecg.test.is_anomaly.sum() == 20
+    assert len(ecg.test) == 50 and ecg.test_is_anomaly.sum() == 20
     # validation beats come from the TRAIN file and are disjoint from the training beats
     keys = lambda b: {hashlib.md5(r.numpy().tobytes()).hexdigest() for r in b.x}  # noqa: E731
     assert not keys(ecg.train) & keys(ecg.val)
@@ -123,8 +118,8 @@ def test_a_hanging_download_times_out_and_the_loader_falls_back(cfg, monkeypatch
         with pytest.raises(DownloadError, match="gave up"):
             fetch_ecg5000(cfg.data_dir, timeout=1.0, url=url)
         assert time.perf_counter() - start < 5  # cut off after about 1 s, not hung
-        monkeypatch.setattr(data, "ECG5000_URL", url)
-        monkeypatch.setattr(data, "_ANNOUNCED", set())
+        monkeypatch.setattr(ecg_format, "ECG5000_URL", url)
+        monkeypatch.setattr(downloads, "_ANNOUNCED", set())
         ecg = load_ecg5000(cfg.replace(download_timeout=1.0))
     finally:
         listener.close()
@@ -135,15 +130,15 @@ def test_a_hanging_download_times_out_and_the_loader_falls_back(cfg, monkeypatch
 
 
 def test_offline_fallback_is_announced_once_and_labelled(cfg, monkeypatch, capsys):
-    monkeypatch.setattr(data, "_ANNOUNCED", set())
+    monkeypatch.setattr(downloads, "_ANNOUNCED", set())
     monkeypatch.setattr(urllib.request, "urlopen",
                         lambda *a, **k: (_ for _ in ()).throw(OSError("blocked")))
     ecg = load_ecg5000(cfg)
     load_ecg5000(cfg)
     assert not ecg.is_real and "generated" in ecg.source
-    assert ecg.classes == data.GENERATED_ECG_CLASSES
+    assert ecg.classes == ecg_format.GENERATED_ECG_CLASSES
     assert (ecg.train.y == 1).all() and (ecg.val.y == 1).all()
-    assert 0.2 < ecg.test.is_anomaly.float().mean() < 0.6
+    assert 0.2 < ecg.test_is_anomaly.float().mean() < 0.6
     assert capsys.readouterr().err.count("generated ECG-like beats with injected") == 1
 
 
@@ -171,7 +166,7 @@ def _pretend_mnist_family_present(data_dir):
     for name, cls in (("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")):
         raw = data_dir / cls / "raw"
         raw.mkdir(parents=True)
-        for f, _ in data.mnist_family(name).resources:
+        for f, _ in mnist.mnist_family(name).resources:
             (raw / f.removesuffix(".gz")).write_bytes(b"")
 
 
@@ -180,8 +175,8 @@ def test_cli_fetch_data_downloads_and_verifies_ecg5000(tmp_path, monkeypatch, ca
 
     train_text = _ucr_text([1, 2, 1])
     url = _zip(tmp_path / "ECG5000.zip", train_text, _ucr_text([1, 4])).as_uri()
-    monkeypatch.setattr(data, "ECG5000_URL", url)
-    monkeypatch.setattr(data, "ECG5000_TRAIN_SHA256", hashlib.sha256(train_text.encode()).hexdigest())
+    monkeypatch.setattr(ecg_format, "ECG5000_URL", url)
+    monkeypatch.setattr(ecg_format, "ECG5000_TRAIN_SHA256", hashlib.sha256(train_text.encode()).hexdigest())
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     _pretend_mnist_family_present(tmp_path / "data")
     assert cli.main(["fetch-data", "--timeout", "5"]) == 0
@@ -196,3 +191,20 @@ def test_cli_check_names_the_ecg_fallback(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     assert cli.main(["check", "--no-network"]) == 0
     assert "ecg5000        absent: offline fallback (generated ECG-like beats)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("damage", "why"), [
+    (lambda p: p.write_text(p.read_text().replace("\t", " ", 3).rsplit("\t", 1)[0] + "\n"), "columns"),
+    (lambda p: p.write_text(_ucr_text([1, 2], length=96)), "1 class + 140 values"),
+    (lambda p: p.write_bytes(bytes(range(256)) * 20), "not text"),
+    (lambda p: p.write_text(""), "no rows"),
+    (lambda p: p.write_text(_ucr_text([1, 7])), "classes are 1-5")])
+def test_a_damaged_ecg_file_is_named_with_the_fix_and_the_loader_falls_back(cfg, monkeypatch, capsys, damage, why):
+    monkeypatch.setattr(downloads, "_ANNOUNCED", set())
+    _write_ucr(cfg.data_dir / "ECG5000", [1] * 40 + [2] * 10, [1] * 30 + [2, 3] * 5)
+    path = cfg.data_dir / "ECG5000" / "ECG5000_TEST.txt"
+    damage(path)
+    ecg = load_ecg5000(cfg.replace(offline=True))
+    assert not ecg.is_real and "generated" in ecg.source
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if " is damaged " in line]
+    assert str(path) in line and why in line and "aecourse fetch-data" in line

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_lib.data import sklearn_digits_28
+from course_lib.fallbacks import sklearn_digits_28
 from course_lib.scenes import SCENE_CLASSES, make_scenes
 
 

@@ -5,7 +5,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion
 from sklearn.metrics import f1_score, jaccard_score
 
 from course_lib.baselines import BlobSegmenter
-from course_lib.data import sklearn_digits_28
+from course_lib.fallbacks import sklearn_digits_28
 from course_lib.metrics import (
     confusion_matrix,
     dice_per_class,

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_ruff_finds_nothing():
     ruff = shutil.which("ruff")
     assert ruff, "ruff is part of the dev extra: pip install -e '.[dev]'"
-    result = subprocess.run([ruff, "check", "--no-cache", "course_lib", "tests", "benchmarks", "notebooks"],
+    folders = ["course_lib", "aecourse_tools", "tests", "benchmarks", "notebooks"]
+    result = subprocess.run([ruff, "check", "--no-cache", *folders],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
