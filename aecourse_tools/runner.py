@@ -22,6 +22,7 @@ from course_lib.config import project_root
 
 from .monitors import PeakMemory
 
+STAGGER_S = 3.0  # seconds between kernels started together
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -205,7 +206,9 @@ def run_side_by_side(pool, notebooks: list[Path], out_dir: Path, jobs: int, kw: 
     queue, done, running, results = start_order(notebooks, previous or {}), set(), {}, {}
     while queue or running:
         ready = [p for p in queue if needs[p] is None or needs[p] in done]
-        for path in ready[:jobs - len(running)]:
+        for i, path in enumerate(ready[:jobs - len(running)]):
+            if i:  # kernels started at the same instant can pick the same free port and cross-talk
+                time.sleep(STAGGER_S)
             queue.remove(path)
             print(f"running {path.name} ...", flush=True)
             running[pool.submit(run_notebook, path, out_dir, **kw)] = path

@@ -229,6 +229,7 @@ def test_a_solution_starts_only_after_its_chapter_finished(tmp_path, monkeypatch
         return {"notebook": path.name, "wall_s": 0.0}
 
     monkeypatch.setattr(cli.runner, "run_notebook", fake_run)
+    monkeypatch.setattr(cli.runner, "STAGGER_S", 0.0)
     sol = tmp_path / "solutions"
     nbs = [tmp_path / "01_a.ipynb", tmp_path / "05_long.ipynb", sol / "05_solutions.ipynb",
            sol / "01_solutions.ipynb"]
