@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").rglob("[0-9]*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
-def test_repository_comes_from_pyproject():
-    assert hosting.repository().count("/") == 1
+def test_repository_comes_from_pyproject(tmp_path):
+    for url, repo in (("https://github.com/someone/some-course.git", "someone/some-course"),
+                      ("https://github.com/Org.x/ae_course/", "Org.x/ae_course")):
+        (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[project.urls]\nRepository = "{url}"\n')
+        assert hosting.repository(tmp_path) == repo
+    real = hosting.repository()
+    assert f"github.com/{real}" in (ROOT / "pyproject.toml").read_text()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -10,8 +10,12 @@ NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
 
 
-def test_there_are_notebooks():
-    assert any(p.name.startswith("01_") for p in NOTEBOOKS)
+def test_every_chapter_has_its_solutions_and_the_chapters_are_numbered_in_order():
+    chapters = [p.name[:2] for p in NOTEBOOKS if p.parent.name == "notebooks"]
+    solutions = [p.name[:2] for p in NOTEBOOKS if p.parent.name == "solutions"]
+    assert chapters == [f"{i:02d}" for i in range(1, len(chapters) + 1)] and len(chapters) >= 6
+    assert solutions == chapters
+    assert all(p.name == f"{p.name[:2]}_solutions.ipynb" for p in NOTEBOOKS if p.parent.name == "solutions")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
