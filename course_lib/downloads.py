@@ -89,6 +89,10 @@ def download(url: str, dest: Path, *, checksum: tuple[str, str] | None = None,
         raise DownloadError(f"download of {url} gave up after {timeout:g} s") from None
     except (TimeoutError, OSError, ValueError) as e:
         part.unlink(missing_ok=True)
+        if isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
+            # the socket's own timeout fired before the deadline's: the same event, one message
+            raise DownloadError(f"download of {url} gave up after {timeout:g} s") from None
+        part.unlink(missing_ok=True)
         raise DownloadError(f"download of {url} failed: {e}") from e
     if checksum is not None:
         algorithm, expected = checksum
