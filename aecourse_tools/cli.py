@@ -137,16 +137,12 @@ def cmd_run(args) -> int:
     if speed:
         print(f"CPU speed during the run: median {speed['median']:.1f} GFLOP/s per core "
               f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples)")
-    twice = runner.trained_twice(cache_dir) if cache_dir is not None else []
-    if twice:
-        print(f"TRAINED TWICE with different settings (a solution did not reuse its chapter's model): "
-              f"{', '.join(twice)}")
-    report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, twice=twice, speed=speed)
+    report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, speed=speed)
     failed = [r["notebook"] for r in results if r["status"] != "ok"]
     if failed:
         print(f"FAILED: {', '.join(failed)}")
     print(f"executed notebooks, results.md and results.json in {out_dir}")
-    return 1 if failed or twice else 0
+    return 1 if failed else 0
 
 
 def cmd_sync(args) -> int:

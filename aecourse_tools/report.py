@@ -64,9 +64,6 @@ def markdown_report(results: list[dict], meta: dict) -> str:
     if meta.get("elapsed_s") is not None:
         lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, {meta.get('jobs', 1)} notebook(s) "
                   "at a time.", ""]
-    if meta.get("trained_twice"):
-        lines += ["**Trained twice** with different settings (a solution did not reuse its chapter's "
-                  f"model): {', '.join(meta['trained_twice'])}", ""]
     for r in results:
         if not r["records"] and not r["claims"] and not r["error"]:
             continue
@@ -100,20 +97,25 @@ def command_line() -> str:
 
 def format_table(results: list[dict]) -> str:
     """A plain-text table: notebook, status, wall time, peak memory, headline figures."""
-    lines = [f"{'notebook':<36} {'status':<7} {'wall s':>7} {'peak MB':>8}  figures"]
-    for r in results:
-        figs = ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
-                         for k, v in r["records"].items())
-        lines.append(f"{r['notebook']:<36} {r['status']:<7} {r['wall_s']:>7.1f} "
-                     f"{r['peak_mb']:>8}  {figs}")
+    from course_lib.tables import format_table as table
+
+    rows = [{**r, "figures": ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
+                                       for k, v in r["records"].items())} for r in results]
+    columns = [("notebook", "notebook", "s"), ("status", "status", "s"), ("wall_s", "wall s", ".1f"),
+               ("peak_mb", "peak MB", "d"), ("figures", "figures", "s")]
+    header, *lines = table(rows, columns).splitlines()
+    indent = " " * (max(len("notebook"), *(len(r["notebook"]) for r in results)) + 2) if results else ""
+    out = [header]
+    for r, line in zip(results, lines):
+        out.append(line)
         if r["error"]:
-            lines.append(f"{'':<36} error: {r['error']}")
-    lines.append(f"sum of notebook wall times {sum(r['wall_s'] for r in results):.1f} s")
-    return "\n".join(lines)
+            out.append(f"{indent}error: {r['error']}")
+    out.append(f"sum of notebook wall times {sum(r['wall_s'] for r in results):.1f} s")
+    return "\n".join(out)
 
 
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
-                 jobs: int = 1, twice: list[str] | None = None, speed: dict | None = None) -> None:
+                 jobs: int = 1, speed: dict | None = None) -> None:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
     from course_lib.config import get_config
     from course_lib.data import dataset_status
@@ -123,7 +125,7 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     meta = {**machine_info(), "mode": mode, "command": command_line(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
             "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
-            "trained_twice": list(twice or []), "cpu_gflops": speed}
+            "cpu_gflops": speed}
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
 

@@ -17,7 +17,6 @@ import threading
 import time
 from pathlib import Path
 
-from course_lib.cache import cached_names
 from course_lib.config import project_root
 
 from .monitors import PeakMemory
@@ -150,18 +149,6 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     return {**row, "status": "FAILED" if error else "ok", "error": error, "wall_s": round(wall, 1),
             "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
             "claims": report.get("claims", [])}
-
-
-def trained_twice(cache_dir: Path) -> list[str]:
-    """Model names that a run's fresh weights cache holds under more than one key.
-
-    ``fit_cached`` saves ``{name}-{key}.pt``, the key covering every setting. In one run
-    with a fresh cache, one name under two keys means two notebooks (a chapter and its
-    solution) trained "the same" model with different settings: the solution paid to
-    train it again and no longer works with the chapter's model.
-    """
-    names = cached_names(cache_dir)
-    return sorted({n for n in names if names.count(n) > 1})
 
 
 def _chapter(path: Path) -> str:

@@ -13,6 +13,7 @@ from sklearn import metrics as skm
 from torch import nn
 
 from .metrics import mse_per_item
+from .tables import format_table
 from .training import predict
 
 
@@ -36,7 +37,7 @@ def _as_labels(y, n: int) -> np.ndarray:
     return labels.astype(int)
 
 
-def reconstruction_scores(model: nn.Module, x: torch.Tensor, *, device: str = "cpu") -> torch.Tensor:
+def reconstruction_scores(model: nn.Module, x: torch.Tensor, *, device: str | None = None) -> torch.Tensor:
     """Anomaly score of each item: its mean squared reconstruction error, shape (N,)."""
     return mse_per_item(x, predict(model, x, device=device))
 
@@ -113,10 +114,5 @@ def format_results(rows: dict[str, dict[str, float]], title: str = "") -> str:
     """A plain-text table: one row per detector, AUROC, AUPRC, precision, recall, F1."""
     if not rows:
         raise ValueError("rows must hold at least one detector's metrics")
-    keys = ("auroc", "auprc", "precision", "recall", "f1")
-    width = max(24, *(len(name) for name in rows))
-    lines = [title] if title else []
-    lines.append(f"{'detector':<{width}} " + " ".join(f"{k:>9}" for k in keys))
-    for name, m in rows.items():
-        lines.append(f"{name:<{width}} " + " ".join(f"{m[k]:>9.3f}" for k in keys))
-    return "\n".join(lines)
+    columns = [("detector", "detector", "s")] + [(k, k, ".3f") for k in ("auroc", "auprc", "precision", "recall", "f1")]
+    return format_table([{"detector": name, **m} for name, m in rows.items()], columns, title)

@@ -35,7 +35,6 @@ import torch
 from torch import nn
 
 KEY_CHARS = 16  # hex digits of the key in a file name: {name}-{key}.pt
-_FILE = re.compile(rf"(.+)-[0-9a-f]{{{KEY_CHARS}}}\.pt")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Code from these packages is named, not hashed: the torch version in the key covers torch,
 # and the rest does not change between runs of the same environment.
@@ -60,11 +59,6 @@ def check_name(name: str) -> str:
 def entry_path(cache_dir: Path, name: str, key: str) -> Path:
     """Where ``fit_cached`` keeps the entry ``name`` with ``key``: ``{cache_dir}/{name}-{key}.pt``."""
     return Path(cache_dir) / f"{check_name(name)}-{key}.pt"
-
-
-def cached_names(cache_dir: Path) -> list[str]:
-    """The model name of every entry saved in ``cache_dir``, once per entry."""
-    return [m.group(1) for p in Path(cache_dir).glob("*.pt") if (m := _FILE.fullmatch(p.name))]
 
 
 # --------------------------------------------------------------------------- the key

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .sizes import data_sizes
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -107,7 +109,7 @@ class Config:
         return "fast" if self.fast else "full"
 
     def pick(self, *, full, fast):
-        """A chapter-specific size: ``full`` normally, ``fast`` in fast mode."""
+        """``full`` normally, ``fast`` in fast mode (``sizes.of`` reads the table with it)."""
         return fast if self.fast else full
 
     def replace(self, **changes) -> Config:
@@ -115,8 +117,8 @@ class Config:
         return replace(self, **changes)
 
 
-FULL_SIZES = dict(n_train=10_000, n_val=1_000, n_test=10_000, batch_size=64, num_epochs=20)
-FAST_SIZES = dict(n_train=1_000, n_val=200, n_test=500, batch_size=64, num_epochs=1)
+FULL_SIZES = data_sizes(fast=False)  # both from sizes.DATA
+FAST_SIZES = data_sizes(fast=True)
 
 
 def get_config(environ: dict | None = None) -> Config:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from .training import predict
+
 # --------------------------------------------------------------------------- noise (chapter 03)
 
 NOISE_KINDS = ("gaussian", "salt-and-pepper", "masking")
@@ -205,17 +207,15 @@ class InpaintingTransform:
 
 
 @torch.no_grad()
-def fill_hole(model: torch.nn.Module, x_masked: torch.Tensor, mask: torch.Tensor, device: str = "cpu",
-              batch_size: int = 256) -> torch.Tensor:
+def fill_hole(model: torch.nn.Module, x_masked: torch.Tensor, mask: torch.Tensor,
+              device: str | None = None, batch_size: int = 256) -> torch.Tensor:
     """The inpainting ``model``'s output inside the hole, the known pixels outside it.
 
-    The model gets the mask as an extra channel when it has one more input channel than the images.
+    The model gets the mask as an extra channel when it has one more input channel than the
+    images; it runs on ``device``, by default the one it is on.
     """
     with_mask = getattr(model, "in_channels", None) == x_masked.shape[1] + 1
-    x_in = inpainting_input(x_masked, mask, with_mask)
-    model.eval()
-    x_hat = torch.cat([model(x_in[i:i + batch_size].to(device)).cpu()
-                       for i in range(0, len(x_in), batch_size)])
+    x_hat = predict(model, inpainting_input(x_masked, mask, with_mask), batch_size=batch_size, device=device)
     return x_masked * (1 - mask) + x_hat * mask
 
 

@@ -92,3 +92,15 @@ def generated_ecg(n: int, anomaly_share: float = 0.4, seed: int = 0,
     return Examples(torch.from_numpy(x).float().unsqueeze(1), torch.from_numpy(y).long())
 
 
+def unseen_inputs(x: torch.Tensor, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Inputs of kinds a digit model never saw, as many as ``x`` holds (N, 1, H, W) digits.
+
+    Uniform noise, inverted digits, digits turned a quarter and generated shapes.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 1 or len(x) == 0:
+        raise ValueError(f"expected grey images (N, 1, H, W), got {tuple(getattr(x, 'shape', ()))}")
+    g = torch.Generator().manual_seed(seed)
+    return {"uniform noise": torch.rand(x.shape, generator=g),
+            "inverted digits": 1.0 - x,
+            "rotated digits": torch.rot90(x, 1, dims=(2, 3)).contiguous(),
+            "shapes": generated_shapes(len(x), size=x.shape[-1], seed=seed).x}

@@ -3,6 +3,8 @@ at once, as scikit-image computes them per image; the tests compare the two)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -158,3 +160,46 @@ def segmentation_scores(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes:
     keep = [c for c in range(num_classes) if c not in ignore]
     return {"confusion": cm, "iou": iou, "dice": dice, "mean_iou": iou[keep].nanmean().item(),
             "mean_dice": dice[keep].nanmean().item(), "pixel_accuracy": pixel_accuracy(cm)}
+
+
+# --------------------------------------------------------------------------- what a code is worth (chapter 02)
+
+def compression_ratio(input_shape: tuple[int, ...], latent_dim: int) -> float:
+    """How many input numbers each code number stands for: prod(input_shape) / latent_dim."""
+    if not isinstance(latent_dim, int) or latent_dim < 1 or any(s < 1 for s in input_shape):
+        raise ValueError(f"need a positive input shape and latent_dim, got {input_shape} and {latent_dim!r}")
+    return math.prod(input_shape) / latent_dim
+
+
+def unreconstructed_share(x: torch.Tensor, x_hat: torch.Tensor) -> float:
+    """Share of the inputs' energy the reconstruction misses: sum((x - x_hat)^2) / sum(x^2).
+
+    0 means a perfect copy, 1 means no better than an all-black output.
+    """
+    if not isinstance(x, torch.Tensor) or not isinstance(x_hat, torch.Tensor) or x.shape != x_hat.shape:
+        raise ValueError(f"expected two tensors of the same shape, got "
+                         f"{tuple(getattr(x, 'shape', ()))} and {tuple(getattr(x_hat, 'shape', ()))}")
+    energy = x.double().pow(2).sum()
+    if energy == 0:
+        raise ValueError("x is all zeros: the share of its energy is undefined")
+    return float((x.double() - x_hat.double()).pow(2).sum() / energy)
+
+
+def linear_probe_accuracy(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor,
+                          y_test: torch.Tensor, alpha: float = 1.0) -> float:
+    """Test accuracy of a linear classifier (scikit-learn's ridge classifier) on standardised codes."""
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    for name, z, y in (("train", z_train, y_train), ("test", z_test, y_test)):
+        if z.dim() != 2 or y.dim() != 1 or len(z) != len(y) or len(z) == 0:
+            raise ValueError(f"{name}: expected codes (N, k) and labels (N,), got "
+                             f"{tuple(z.shape)} and {tuple(y.shape)}")
+    if z_train.shape[1] != z_test.shape[1]:
+        raise ValueError(f"train and test codes differ in size: {z_train.shape[1]} vs {z_test.shape[1]}")
+    if alpha <= 0:
+        raise ValueError(f"alpha must be positive, got {alpha}")
+    probe = make_pipeline(StandardScaler(), RidgeClassifier(alpha=alpha))
+    probe.fit(z_train.double().numpy(), y_train.numpy())
+    return float(probe.score(z_test.double().numpy(), y_test.numpy()))

@@ -38,12 +38,17 @@ def record(name: str, value: float, *, unit: str = "", note: str = "") -> float:
     return value
 
 
-def expect(claim: str, holds: bool, *, enforce: bool) -> bool:
-    """Check a claim; raise AssertionError if it fails and ``enforce`` is true.
+def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -> bool:
+    """Check a claim the chapter makes about ``data`` (a dataset, read for its ``is_real``).
 
-    Chapters enforce their quality claims only in full runs on real data: a
-    fast run trains too little, and the offline fallback data is different.
+    A failing claim raises AssertionError when it is enforced: by default in a full run
+    on real data only, since a fast run trains too little and the offline fallback is
+    other data. ``enforce`` decides instead when given (the tests use it).
     """
+    if enforce is None:
+        from .config import get_config
+
+        enforce = not get_config().fast and (data is None or bool(data.is_real))
     holds = bool(holds)
     _CLAIMS.append({"claim": claim, "holds": holds, "enforced": bool(enforce)})
     _write()

@@ -59,16 +59,31 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = N
     return order.split(batch_size)
 
 
+def device_of(model: nn.Module) -> torch.device:
+    """Where ``model``'s weights are (the CPU for a model without any)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512,
-            method: str = "forward", device: str = "cpu") -> torch.Tensor:
-    """Apply ``model`` (or ``model.encode``/``model.decode``) to ``x`` in batches; CPU result."""
+            method: str = "forward", device: str | None = None) -> torch.Tensor:
+    """Apply ``model`` (or ``model.encode``/``model.decode``) to ``x`` in batches; CPU result.
+
+    The batches go to ``device``, by default the one the model is on.
+    """
     if not isinstance(x, torch.Tensor) or len(x) == 0:
         raise ValueError(f"x must be a non-empty tensor, got {type(x).__name__} of length "
                          f"{len(x) if hasattr(x, '__len__') else '?'}")
+    device = device_of(model) if device is None else device
     model.eval()
     fn = getattr(model, method)
     return torch.cat([fn(x[i].to(device)).cpu() for i in batch_indices(len(x), batch_size)])
+
+
+def predict_labels(model: nn.Module, x: torch.Tensor, *, batch_size: int = 256) -> torch.Tensor:
+    """The class a segmentation ``model`` scores highest at each pixel: (B, H, W) labels."""
+    return predict(model, x, batch_size=batch_size).argmax(1)
 
 
 @torch.no_grad()

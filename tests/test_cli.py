@@ -52,29 +52,6 @@ def test_run_with_a_relative_build_dir_collects_figures_and_shares_one_cache(tmp
     assert not (nb_dir / "out").exists()
 
 
-def test_trained_twice_finds_one_name_under_two_keys(tmp_path):
-    from course_lib.cache import fingerprint  # the keys fit_cached puts in its file names
-
-    k1, k2 = fingerprint("settings 1"), fingerprint("settings 2")
-    for name in (f"ch05-unet-{k1}.pt", f"ch05-unet-{k2}.pt", f"ch05-race-unet-{k1}.pt",
-                 f"ch01-mlp32-{k1}.pt", f"ch01-mlp32-{k1}.4242.tmp", "notes.pt"):
-        (tmp_path / name).write_bytes(b"")
-    assert cli.runner.trained_twice(tmp_path) == ["ch05-unet"]
-    assert cli.runner.trained_twice(tmp_path / "absent") == []
-
-
-def test_run_fails_when_its_fresh_cache_trained_a_model_twice(tmp_path):
-    nb = _notebook(tmp_path / "05_twice.ipynb",
-                   "import os\nfrom pathlib import Path\ncache = Path(os.environ['COURSE_CACHE_DIR'])\n"
-                   "cache.mkdir(parents=True, exist_ok=True)\n"
-                   "for key in ('0' * 16, '1' * 16):\n"
-                   "    (cache / f'ch05-unet-{key}.pt').write_bytes(b'')")
-    assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 1
-    meta = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["meta"]
-    assert meta["trained_twice"] == ["ch05-unet"]
-    assert "**Trained twice** with different settings" in (tmp_path / "b" / "fast" / "results.md").read_text()
-
-
 def test_every_kind_of_failure_gets_a_row_and_the_run_goes_on(tmp_path, capsys):
     out = tmp_path / "b" / "fast"
     out.mkdir(parents=True)

@@ -5,25 +5,21 @@ from scipy import ndimage
 from skimage.metrics import structural_similarity
 from skimage.restoration import denoise_tv_chambolle
 
-from course_lib import baselines, plotting, widgets
-from course_lib.baselines import (
+from course_lib import filters, plotting, widgets
+from course_lib.corruptions import gaussian_noise
+from course_lib.filters import (
     CLASSICAL_FILTERS,
     IntensityCorrection,
+    apply_filters,
     gaussian_filter,
     median_filter,
     nl_means,
-    tv_denoise,
-)
-from course_lib.corruptions import gaussian_noise
-from course_lib.denoising import (
-    apply_filters,
-    crop_to_multiple,
-    random_patches,
     tune_filters,
     tune_filters_both,
+    tv_denoise,
 )
 from course_lib.metrics import psnr, ssim
-from course_lib.photos import PUBLIC_DOMAIN_PHOTOS, bundled_photo
+from course_lib.photos import PUBLIC_DOMAIN_PHOTOS, bundled_photo, crop_to_multiple, random_patches
 
 
 def _squares(n=8, size=16):
@@ -113,8 +109,8 @@ def test_tuning_both_ways_at_once_matches_tuning_each_and_reuses_filter_runs(mon
     assert {k: v[0] for k, v in plain.items()} == {k: v[0] for k, v in tune_filters(noisy, x, grids=grids).items()}
     assert all(v[1] is None for v in plain.values()) and all(v[1] is not None for v in corrected.values())
     calls = []
-    real = baselines.CLASSICAL_FILTERS["Gaussian"]
-    monkeypatch.setitem(baselines.CLASSICAL_FILTERS, "Gaussian", lambda z, **p: calls.append(p) or real(z, **p))
+    real = filters.CLASSICAL_FILTERS["Gaussian"]
+    monkeypatch.setitem(filters.CLASSICAL_FILTERS, "Gaussian", lambda z, **p: calls.append(p) or real(z, **p))
     reuse = {}
     a = apply_filters(noisy, {"Gaussian": (dict(sigma=1.0), None)}, reuse=reuse)
     b = apply_filters(noisy, {"Gaussian": (dict(sigma=1.0), corrected["Gaussian"][1])}, reuse=reuse)

@@ -41,9 +41,21 @@ def test_block_sides_stay_in_range_and_seeds_differ():
     assert not torch.equal(m, block_masks(200, (28, 28), gen(1), num_blocks=1, block=(5, 7)))
 
 
-def test_strokes_are_thin_and_connected_to_their_width():
-    m = stroke_masks(50, (32, 32), gen(2), num_strokes=1, width=2.0)
-    assert 0.01 < m.mean() < 0.2
+def test_each_stroke_is_one_connected_line_as_thick_as_its_width():
+    from scipy import ndimage
+
+    for width in (2.0, 4.0):
+        m = stroke_masks(50, (32, 32), gen(2), num_strokes=1, width=width)
+        depth = []  # per mask: the largest distance from a hole pixel to the nearest known one
+        for mask in m[:, 0].numpy().astype(bool):
+            _, pieces = ndimage.label(mask, structure=np.ones((3, 3)))
+            assert pieces == 1, "one stroke is one connected piece"
+            depth.append(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
+        # half the width from the line's centre, plus a pixel; where the line folds back on itself, twice that
+        assert np.median(depth) <= width / 2 + 1 and max(depth) <= width + 1
+        assert m.sum((1, 2, 3)).min() >= width * 3, "a stroke is a line, not a dot"
+    two = stroke_masks(50, (32, 32), gen(3), num_strokes=2, width=2.0)
+    assert (two.sum((1, 2, 3)) > stroke_masks(50, (32, 32), gen(3), num_strokes=1, width=2.0).sum((1, 2, 3))).any()
 
 
 @pytest.mark.parametrize("call", [

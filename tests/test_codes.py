@@ -4,15 +4,9 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from course_lib.models import MLPAutoencoder
-from course_lib.sweeps import (
-    compression_ratio,
-    linear_probe_accuracy,
-    sweep_table,
-    train_sweep,
-    unreconstructed_share,
-    unseen_inputs,
-)
+from course_lib.fallbacks import unseen_inputs
+from course_lib.metrics import compression_ratio, linear_probe_accuracy, unreconstructed_share
+from course_lib.tables import format_table
 
 
 def test_compression_ratio():
@@ -59,24 +53,14 @@ def test_unseen_inputs_are_new_kinds_of_the_same_shape():
         unseen_inputs(torch.rand(6, 3, 28, 28))
 
 
-def test_train_sweep_trains_one_model_per_size_and_caches(tmp_path, low_rank_images):
-    make = lambda k: MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=k)  # noqa: E731
-    kw = dict(num_epochs=30, batch_size=64, lr=3e-3, progress=False)
-    sweep = train_sweep(make, [1, 4], tmp_path, "t", low_rank_images, **kw)
-    assert set(sweep) == {1, 4} and sweep[4][0].latent_dim == 4
-    assert sweep[4][1].train_loss[-1] < 0.5 * sweep[4][1].train_loss[0]
-    assert len(list(tmp_path.glob("t-k*.pt"))) == 2
-    again = train_sweep(make, [4], tmp_path, "t", low_rank_images, **kw)
-    x = low_rank_images[:10]
-    assert torch.allclose(again[4][0](x), sweep[4][0](x))
+def test_format_table_fits_columns_aligns_text_left_numbers_right_and_marks_missing_values():
+    text = format_table([{"name": "a", "k": 2, "v": 0.5}, {"name": "longer name", "k": 1024, "v": float("nan")}],
+                        [("name", "model", "s"), ("k", "k", "d"), ("v", "value", ".2f")], title="T")
+    title, header, first, second = text.splitlines()
+    assert title == "T" and header == "model           k  value"
+    assert first == "a               2   0.50" and second == "longer name  1024      -"
+    assert format_table([{"x": None}], [("x", "x", "d")]).splitlines()[1] == "-"
     with pytest.raises(ValueError):
-        train_sweep(make, [0], tmp_path, "t", low_rank_images, **kw)
-
-
-def test_sweep_table_formats_rows_and_missing_values():
-    text = sweep_table([{"k": 2, "v": 0.5}, {"k": 4, "v": float("nan")}],
-                       [("k", "k", "d"), ("v", "value", ".2f")])
-    lines = text.splitlines()
-    assert len(lines) == 3 and "0.50" in lines[1] and lines[2].strip().endswith("-")
+        format_table([], [])
     with pytest.raises(ValueError):
-        sweep_table([], [])
+        format_table([{"k": 1}], [("k", "k")])

@@ -1,0 +1,248 @@
+"""Every model the course trains, defined once: its architecture, its start, its training settings.
+
+A chapter and its solutions notebook call the same function here, so the two cannot
+drift apart, and the second one to run finds the first one's weights in the cache.
+Each recipe seeds torch with ``cfg.seed`` right before building its model (so the
+weights never depend on which cells ran before), trains it with ``train`` and returns
+``(model, history)``. The epochs and data sizes come from ``sizes.py``; the names are
+the weights cache's file names.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import sizes
+from .config import Config
+from .corruptions import InpaintingTransform, Noise
+from .examples import Splits
+from .models import Conv1dAutoencoder, ConvAutoencoder, MLPAutoencoder, UNet
+from .scenes import Scenes, make_scenes
+from .training import History, PixelCrossEntropy, fit_cached
+
+Trained = tuple[nn.Module, History]
+
+
+def train(cfg: Config, model: nn.Module, name: str, x: torch.Tensor, target: torch.Tensor | None = None,
+          **fit_kwargs) -> History:
+    """``training.fit_cached`` with this run's weights cache, seed and device (from ``cfg``).
+
+    Every other keyword is ``fit``'s; a recipe gives the ones its lesson is about.
+    """
+    fit_kwargs = {"seed": cfg.seed, "device": cfg.device, **fit_kwargs}
+    return fit_cached(model, cfg.cache_dir if cfg.use_cache else None, name, x, target, **fit_kwargs)
+
+
+def _seeded(cfg: Config, build, seed_offset: int = 0) -> nn.Module:
+    torch.manual_seed(cfg.seed + seed_offset)
+    return build()
+
+
+# --------------------------------------------------------------------------- 01 an autoencoder from scratch
+
+def digit_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs: int, *,
+                      loss_fn=nn.functional.mse_loss, progress: bool = True) -> Trained:
+    """Chapter 01's MLP autoencoder 784-256-``latent_dim``-256-784, Adam at 1e-3."""
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(256,), latent_dim=latent_dim))
+    name = f"ch01-mlp{latent_dim}-{num_epochs}ep"
+    if loss_fn is not nn.functional.mse_loss:
+        name += f"-{loss_fn.__name__}"
+    history = train(cfg, model, name, digits.train.x, x_val=digits.val.x, num_epochs=num_epochs,
+                    batch_size=cfg.batch_size, lr=1e-3, loss_fn=loss_fn, progress=progress)
+    return model, history
+
+
+def conv_digit_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs: int) -> Trained:
+    """The convolutional autoencoder of chapter 01's exercises, trained like ``digit_autoencoder``."""
+    model = _seeded(cfg, lambda: ConvAutoencoder(latent_dim=latent_dim))
+    history = train(cfg, model, f"ch01-conv{latent_dim}", digits.train.x, x_val=digits.val.x,
+                    num_epochs=num_epochs, batch_size=cfg.batch_size, lr=1e-3)
+    return model, history
+
+
+# --------------------------------------------------------------------------- 02 bottleneck size
+
+def _bottleneck_fit(cfg: Config, digits: Splits, num_epochs: int | None = None) -> dict:
+    epochs = sizes.of(cfg, "bottleneck").epochs if num_epochs is None else num_epochs
+    return dict(x_val=digits.val.x, num_epochs=epochs, batch_size=cfg.batch_size, lr=1e-3, progress=False)
+
+
+def code_size_sweep(cfg: Config, digits: Splits, latent_dims) -> dict[int, Trained]:
+    """One MLP autoencoder 784-512-k per code size k, each seeded with ``cfg.seed + k``."""
+    sweep = {}
+    for k in latent_dims:
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"latent_dims must be positive ints, got {k!r}")
+        model = _seeded(cfg, lambda k=k: MLPAutoencoder(hidden=(512,), latent_dim=k), seed_offset=k)
+        sweep[k] = (model, train(cfg, model, f"ch02-mlp512-k{k}", digits.train.x, **_bottleneck_fit(cfg, digits)))
+    return sweep
+
+
+def deep_autoencoder(cfg: Config, digits: Splits, latent_dim: int = 16) -> Trained:
+    """An MLP autoencoder 784-512-256-``latent_dim``, trained like the sweep (chapter 02's exercises)."""
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512, 256), latent_dim=latent_dim))
+    return model, train(cfg, model, f"ch02-deep{latent_dim}", digits.train.x, **_bottleneck_fit(cfg, digits))
+
+
+def wide_linear(cfg: Config, digits: Splits, transform: Noise | None = None) -> Trained:
+    """A linear autoencoder 784-1024-784 (a code wider than the input), trained like the sweep.
+
+    ``transform`` corrupts its inputs during training (the targets stay clean).
+    """
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(), latent_dim=1024, output="linear"))
+    name = "ch02-wide-linear" if transform is None else "ch02-wide-linear-noisy"
+    return model, train(cfg, model, name, digits.train.x, transform=transform, **_bottleneck_fit(cfg, digits))
+
+
+def spatial_code_conv(cfg: Config, digits: Splits) -> Trained:
+    """A two-level conv encoder-decoder without skips whose code is a 16x14x14 feature map."""
+    model = _seeded(cfg, lambda: UNet(1, 1, channels=(8, 16), skips=False, output="clamp"))
+    settings = _bottleneck_fit(cfg, digits, sizes.of(cfg, "bottleneck").conv_epochs)
+    return model, train(cfg, model, "ch02-conv-spatial", digits.train.x, **settings)
+
+
+# --------------------------------------------------------------------------- 03 denoising
+
+ANY_NOISE = Noise(menu=(("gaussian", 0.1, 0.7), ("gaussian", 0.1, 0.7), ("salt-and-pepper", 0.05, 0.3),
+                        ("masking", 0.2, 0.7)))  # a kind and a level per image; Gaussian drawn twice as often
+PHOTO_NOISE = Noise("gaussian", 0.1)
+
+
+def unet(cfg: Config, mean_pixel: float, skips: bool = True) -> nn.Module:
+    """Chapter 03's U-Net 8-16-32, its output starting at the average pixel value ``mean_pixel``."""
+    model = _seeded(cfg, lambda: UNet(1, 1, channels=(8, 16, 32), skips=skips, output="clamp"))
+    model.head.bias.data.fill_(mean_pixel)
+    return model
+
+
+def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> Trained:
+    """``unet`` trained to map ``noise(x)`` back to ``x``: one cycle up to 1e-2."""
+    model = unet(cfg, digits.train.x.mean().item(), skips)
+    name = "ch03-dae-" + ("any" if noise.menu is not None else f"{noise.kind}{noise.level}")
+    name += "" if skips else "-noskips"
+    history = train(cfg, model, name, digits.train.x, x_val=digits.val.x, transform=noise,
+                    num_epochs=sizes.of(cfg, "denoising").dae_epochs, batch_size=cfg.batch_size, lr=1e-2,
+                    schedule="one-cycle", progress=False)
+    return model, history
+
+
+def clean_trained_unet(cfg: Config, digits: Splits) -> Trained:
+    """The control: the same ``unet`` trained as a plain autoencoder on clean digits, 2e-3."""
+    model = unet(cfg, digits.train.x.mean().item())
+    history = train(cfg, model, "ch03-plain", digits.train.x, x_val=digits.val.x,
+                    num_epochs=sizes.of(cfg, "denoising").plain_epochs, batch_size=cfg.batch_size, lr=2e-3,
+                    progress=False)
+    return model, history
+
+
+def photo_denoiser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
+    """``unet`` trained on grey photo patches against ``PHOTO_NOISE``."""
+    model = unet(cfg, patches.mean().item())
+    history = train(cfg, model, "ch03-photo-dae", patches, x_val=val_patches, transform=PHOTO_NOISE,
+                    num_epochs=sizes.of(cfg, "denoising").photo_epochs, batch_size=32, lr=2e-3, progress=False)
+    return model, history
+
+
+# --------------------------------------------------------------------------- 04 inpainting
+
+DIGIT_HOLES = dict(num_blocks=1, block=(8, 14))  # one block, each side 8 to 14 pixels
+PHOTO_HOLES = dict(num_blocks=1, block=(6, 12))
+
+
+def inpainter(cfg: Config, digits: Splits, kind: str = "blocks", with_mask_channel: bool = True) -> Trained:
+    """A U-Net 8-16-32 trained to fill fresh holes of ``kind`` in every batch (3e-3, batches of 32).
+
+    With ``with_mask_channel`` it also sees the mask as a second input channel.
+    """
+    holes = DIGIT_HOLES if kind == "blocks" else {}
+    model = _seeded(cfg, lambda: UNet(in_channels=2 if with_mask_channel else 1, out_channels=1,
+                                      channels=(8, 16, 32), output="clamp"))
+    name = f"ch04-unet-mask{int(with_mask_channel)}" if kind == "blocks" else f"ch04-unet-{kind}"
+    history = train(cfg, model, name, digits.train.x, x_val=digits.val.x,
+                    transform=InpaintingTransform(kind, with_mask_channel=with_mask_channel, **holes),
+                    num_epochs=sizes.of(cfg, "inpainting").epochs, batch_size=32, lr=3e-3)
+    return model, history
+
+
+def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
+    """A colour U-Net (image + mask in, image out) trained on photo patches with ``PHOTO_HOLES``."""
+    model = _seeded(cfg, lambda: UNet(in_channels=4, out_channels=3, channels=(8, 16, 32), output="clamp"))
+    history = train(cfg, model, "ch04-eraser", patches, x_val=val_patches,
+                    transform=InpaintingTransform("blocks", **PHOTO_HOLES),
+                    num_epochs=sizes.of(cfg, "inpainting").photo_epochs, batch_size=32, lr=3e-3)
+    return model, history
+
+
+# --------------------------------------------------------------------------- 05 segmentation
+
+SCENE_LAYOUT = dict(size=32, per_scene=(2, 2), digit_size=(14, 20), max_overlap=0.15)
+SEGMENTATION_CHANNELS = (8, 32, 64, 128)
+
+
+def scenes(cfg: Config, digits: Splits, **layout) -> tuple[Scenes, Scenes, Scenes]:
+    """Training, validation and test scenes of ``SCENE_LAYOUT`` (``layout`` overrides it).
+
+    Each split pastes digits of the matching MNIST split, with its own seed.
+    """
+    size, layout = sizes.of(cfg, "segmentation"), SCENE_LAYOUT | layout
+    return tuple(make_scenes(split.x, split.y, n, seed=cfg.seed + i, **layout) for i, (split, n) in
+                 enumerate(((digits.train, size.train_scenes), (digits.val, size.val_scenes),
+                            (digits.test, size.test_scenes))))
+
+
+def pixel_loss(num_classes: int) -> PixelCrossEntropy:
+    """Cross-entropy per pixel with the background (most of every scene) weighted 0.2."""
+    return PixelCrossEntropy(num_classes, background_weight=0.2)
+
+
+def segmenter(cfg: Config, train_scenes: Scenes, val_scenes: Scenes, *, skips: bool = True,
+              race: bool = False) -> Trained:
+    """A U-Net ``SEGMENTATION_CHANNELS`` (``skips=False``: the same network without its skips).
+
+    One cycle up to 1e-2, batches of 16. ``race=True`` trains on the first ``race_scenes``
+    scenes for ``race_epochs`` (the short race of skips against no skips).
+    """
+    size = sizes.of(cfg, "segmentation")
+    n, epochs = (size.race_scenes, size.race_epochs) if race else (len(train_scenes), size.epochs)
+    model = _seeded(cfg, lambda: UNet(1, train_scenes.num_classes, channels=SEGMENTATION_CHANNELS, skips=skips))
+    name = f"ch05-race-{'unet' if skips else 'noskip'}" if race else f"ch05-unet{'' if skips else '-noskip'}"
+    history = train(cfg, model, name, train_scenes.x[:n], train_scenes.y[:n], x_val=val_scenes.x,
+                    target_val=val_scenes.y, loss_fn=pixel_loss(train_scenes.num_classes), num_epochs=epochs,
+                    batch_size=16, lr=1e-2, schedule="one-cycle")
+    return model, history
+
+
+# --------------------------------------------------------------------------- 06 anomaly detection
+
+def normal_part(split, anomaly_digit: int) -> torch.Tensor:
+    """The images of a split (``Examples``) that are not ``anomaly_digit``."""
+    return split.x[split.y != anomaly_digit]
+
+
+def digit_anomaly_model(cfg: Config, digits: Splits, anomaly_digit: int) -> Trained:
+    """An MLP autoencoder 784-512-256-16 trained on every digit but ``anomaly_digit``."""
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512, 256), latent_dim=16))
+    history = train(cfg, model, f"ch06-mnist-not{anomaly_digit}", normal_part(digits.train, anomaly_digit),
+                    x_val=normal_part(digits.val, anomaly_digit), num_epochs=sizes.of(cfg, "anomaly").digit_epochs,
+                    batch_size=cfg.batch_size, lr=1e-3)
+    return model, history
+
+
+def _beat_fit(cfg: Config, x_val: torch.Tensor) -> dict:
+    return dict(x_val=x_val, num_epochs=sizes.of(cfg, "anomaly").beat_epochs, batch_size=32, lr=2e-3)
+
+
+def beat_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, latent_dim: int = 8,
+                     name: str | None = None) -> Trained:
+    """An MLP autoencoder 140-64-32-``latent_dim`` for ECG beats (linear output: beats are z-scored)."""
+    model = _seeded(cfg, lambda: MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32), latent_dim=latent_dim,
+                                                output="linear"))
+    history = train(cfg, model, name or f"ch06-ecg-mlp{latent_dim}", x, **_beat_fit(cfg, x_val))
+    return model, history
+
+
+def beat_conv_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, latent_dim: int = 8) -> Trained:
+    """A 1-D convolutional autoencoder (16-32 channels) for ECG beats, trained like ``beat_autoencoder``."""
+    model = _seeded(cfg, lambda: Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32), latent_dim=latent_dim))
+    return model, train(cfg, model, f"ch06-ecg-conv{latent_dim}", x, **_beat_fit(cfg, x_val))

@@ -1,0 +1,84 @@
+"""Every size the course uses, for a full run and a fast run side by side: the one place to change them.
+
+A full run is what the chapters' claims are about. A fast run (``COURSE_FAST=1``, what
+CI executes) trains tiny models on small subsets: it shows that every cell works, not
+that the lessons hold. Each entry reads ``name: (full, fast)``.
+
+    size = sizes.of(cfg, "denoising")
+    x_test = digits.test.x[:size.test_images]
+
+The chapters are named by topic, so renumbering a chapter changes nothing here.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+DATA = {  # every chapter: the dataset splits, the batch and chapter 01's epochs (``cfg.*``)
+    "n_train": (10_000, 1_000),
+    "n_val": (1_000, 200),
+    "n_test": (10_000, 500),
+    "batch_size": (64, 64),
+    "num_epochs": (20, 1),
+}
+
+CHAPTERS = {
+    "autoencoder": {               # 01 an autoencoder from scratch, and its solutions
+        "hand_epochs": (3, 1),         # the loop written by hand
+        "code2_epochs": (10, 1),       # the 2-D code for the pictures of the code space
+        "manifold_grid": (15, 8),      # decoded grid of the 2-D code space, per side
+        "exercise_epochs": (5, 1),     # every model of the solutions
+    },
+    "bottleneck": {                # 02 bottleneck size
+        "epochs": (4, 1),              # each model of the sweep, and the wide models
+        "conv_epochs": (2, 1),         # the convolutional model with a spatial code
+        "probe_images": (1_000, 200),  # test digits and unseen inputs for the copying test
+    },
+    "denoising": {                 # 03 denoising
+        "test_images": (500, 30),
+        "tune_images": (50, 10),       # validation images that choose the filters' settings
+        "dae_epochs": (4, 1),          # every denoiser
+        "plain_epochs": (2, 1),        # the clean-trained control
+        "photo_patches": (2_000, 200),
+        "photo_val_patches": (200, 50),
+        "photo_epochs": (2, 1),
+    },
+    "inpainting": {                # 04 inpainting
+        "epochs": (1, 1),              # the digit inpainters
+        "test_images": (500, 50),
+        "exercise_test_images": (300, 40),
+        "photo_patches": (2_000, 100),
+        "photo_val_patches": (200, 30),
+        "photo_test_patches": (300, 40),
+        "photo_epochs": (2, 1),
+    },
+    "segmentation": {              # 05 segmentation
+        "train_scenes": (8_000, 200),
+        "val_scenes": (300, 50),
+        "test_scenes": (1_000, 100),
+        "race_scenes": (1_000, 100),   # the skips / no-skips race: this many training scenes ...
+        "race_epochs": (2, 1),         # ... for this many epochs
+        "epochs": (3, 1),              # the main U-Net, on every training scene
+        "blob_fit_digits": (3_000, 300),
+        "blob_test_scenes": (500, 60),
+        "exercise_scenes": (300, 50),
+        "three_digit_scenes": (500, 50),
+    },
+    "anomaly": {                   # 06 anomaly detection
+        "digit_epochs": (8, 1),
+        "beat_epochs": (60, 10),
+    },
+}
+
+
+def of(cfg, chapter: str) -> SimpleNamespace:
+    """The sizes of ``chapter`` (a key of ``CHAPTERS``) for this run's mode, as attributes."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"no sizes for chapter {chapter!r}; the chapters are {sorted(CHAPTERS)}")
+    return SimpleNamespace(**{name: cfg.pick(full=full, fast=fast)
+                              for name, (full, fast) in CHAPTERS[chapter].items()})
+
+
+def data_sizes(fast: bool) -> dict[str, int]:
+    """The ``DATA`` entries for one mode (what ``config.get_config`` puts in ``cfg``)."""
+    return {name: sizes[1] if fast else sizes[0] for name, sizes in DATA.items()}
