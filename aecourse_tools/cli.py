@@ -131,13 +131,19 @@ def cmd_run(args) -> int:
         print("stopped: every worker and kernel of this run was ended; no report written", flush=True)
         return 130
     elapsed = time.perf_counter() - start
-    print(report.format_table(results))
-    print(f"whole run: {elapsed:.1f} s wall clock, {jobs} notebook(s) at a time")
     speed = gauge.summary()
+    meta = report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, speed=speed)
+    print(report.format_table(results))
+    minutes = meta["elapsed_normalised_min"]
+    print(f"whole run: {elapsed:.1f} s wall clock"
+          + (f" = {minutes:.2f} normalised minutes (target {report.TARGET_MINUTES[mode]:g})" if minutes else "")
+          + f", {jobs} notebook(s) at a time")
     if speed:
         print(f"CPU speed during the run: median {speed['median']:.1f} GFLOP/s per core "
-              f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples)")
-    report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, speed=speed)
+              f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples); "
+              f"a normalised minute is a minute at {report.REFERENCE_GFLOPS:g}")
+    for missed in meta["over_target"]:
+        print(f"OVER TARGET: {missed}")
     failed = [r["notebook"] for r in results if r["status"] != "ok"]
     if failed:
         print(f"FAILED: {', '.join(failed)}")

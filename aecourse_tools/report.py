@@ -41,6 +41,35 @@ def machine_info() -> dict:
 
 
 
+REFERENCE_GFLOPS = 70.0  # per core: the speed a normalised minute refers to
+TARGET_MINUTES = {"full": 15.0, "fast": 3.0}  # the whole course, normalised, at --jobs 2
+NOTEBOOK_TARGET_MINUTES = 8.0  # any one notebook, full mode, normalised
+
+
+def normalised_minutes(wall_s: float, speed: dict | None) -> float | None:
+    """Wall time as minutes on a CPU at ``REFERENCE_GFLOPS`` per core: wall x median gauge / 70.
+
+    This machine kind's speed moves between sessions (9.7 to 110 GFLOP/s per core have been
+    measured), so a time target means the same on every machine only in these units.
+    """
+    if not speed or not speed.get("median"):
+        return None
+    return wall_s * speed["median"] / REFERENCE_GFLOPS / 60.0
+
+
+def over_target(results: list[dict], meta: dict) -> list[str]:
+    """Which normalised time targets this run missed (nothing when it was not gauged)."""
+    missed = []
+    whole, target = meta.get("elapsed_normalised_min"), TARGET_MINUTES.get(meta["mode"])
+    if whole is not None and target is not None and whole > target:
+        missed.append(f"the whole run took {whole:.1f} normalised minutes (target {target:g})")
+    if meta["mode"] == "full":
+        missed += [f"{r['notebook']} took {r['normalised_min']:.1f} normalised minutes "
+                   f"(target {NOTEBOOK_TARGET_MINUTES:g})" for r in results
+                   if (r.get("normalised_min") or 0) > NOTEBOOK_TARGET_MINUTES]
+    return missed
+
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:,.0f}"
 
@@ -55,15 +84,22 @@ def markdown_report(results: list[dict], meta: dict) -> str:
              f"({meta['torch_threads']} threads), aecourse {meta['course']}",
              f"- data: {meta['data']}", f"- date: {meta['date']}",
              *_speed_line(meta.get("cpu_gflops")), "",
-             "| notebook | status | wall time (s) | peak memory (MB) |", "|---|---|---:|---:|"]
+             "| notebook | status | wall time (s) | normalised minutes | peak memory (MB) |",
+             "|---|---|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['notebook']} | {r['status']} | {r['wall_s']:.1f} | {r['peak_mb']} |")
+        lines.append(f"| {r['notebook']} | {r['status']} | {r['wall_s']:.1f} | {_minutes(r.get('normalised_min'))} "
+                     f"| {r['peak_mb']} |")
     total = sum(r["wall_s"] for r in results)
     peak = max((r["peak_mb"] for r in results), default=0)
-    lines += [f"| **sum of notebooks** | | **{total:.1f}** | **{peak}** (largest) |", ""]
+    lines += [f"| **sum of notebooks** | | **{total:.1f}** | | **{peak}** (largest) |", ""]
     if meta.get("elapsed_s") is not None:
-        lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, {meta.get('jobs', 1)} notebook(s) "
-                  "at a time.", ""]
+        lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, "
+                  f"**{_minutes(meta.get('elapsed_normalised_min'))} normalised minutes** "
+                  f"(wall x median CPU gauge / {REFERENCE_GFLOPS:g} GFLOP/s; target "
+                  f"{TARGET_MINUTES.get(meta['mode'], float('nan')):g}, and {NOTEBOOK_TARGET_MINUTES:g} per "
+                  f"notebook in full mode), {meta.get('jobs', 1)} notebook(s) at a time.", ""]
+        lines += [f"- over target: {m}" for m in meta.get("over_target", [])]
+        lines += [""] if meta.get("over_target") else []
     for r in results:
         if not r["records"] and not r["claims"] and not r["error"]:
             continue
@@ -80,6 +116,10 @@ def markdown_report(results: list[dict], meta: dict) -> str:
             lines.append(f"- claim: {c['claim']}: **{mark}**")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _speed_line(speed: dict | None) -> list[str]:
@@ -102,7 +142,7 @@ def format_table(results: list[dict]) -> str:
     rows = [{**r, "figures": ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
                                        for k, v in r["records"].items())} for r in results]
     columns = [("notebook", "notebook", "s"), ("status", "status", "s"), ("wall_s", "wall s", ".1f"),
-               ("peak_mb", "peak MB", "d"), ("figures", "figures", "s")]
+               ("normalised_min", "norm. min", ".2f"), ("peak_mb", "peak MB", "d"), ("figures", "figures", "s")]
     header, *lines = table(rows, columns).splitlines()
     indent = " " * (max(len("notebook"), *(len(r["notebook"]) for r in results)) + 2) if results else ""
     out = [header]
@@ -115,8 +155,11 @@ def format_table(results: list[dict]) -> str:
 
 
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
-                 jobs: int = 1, speed: dict | None = None) -> None:
-    """results.json (machine, run and every figure) and results.md beside the executed notebooks."""
+                 jobs: int = 1, speed: dict | None = None) -> dict:
+    """results.json (machine, run and every figure) and results.md beside the executed notebooks.
+
+    Adds each notebook's ``normalised_min`` to its row; returns the run's ``meta``.
+    """
     from course_lib.config import get_config
     from course_lib.data import dataset_status
 
@@ -125,9 +168,18 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     meta = {**machine_info(), "mode": mode, "command": command_line(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
             "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
-            "cpu_gflops": speed}
+            "elapsed_normalised_min": None if elapsed is None else _round(normalised_minutes(elapsed, speed)),
+            "reference_gflops": REFERENCE_GFLOPS, "cpu_gflops": speed}
+    for r in results:
+        r["normalised_min"] = _round(normalised_minutes(r["wall_s"], speed))
+    meta["over_target"] = over_target(results, meta)
     (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
+    return meta
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def remove_report(out_dir: Path) -> None:

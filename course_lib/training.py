@@ -37,6 +37,13 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     images_per_second: float = 0.0
+    best_epoch: int | None = None  # with ``patience``: the epoch whose weights the model keeps
+    converged: bool = False        # with ``patience``: validation stopped improving before num_epochs
+
+    @property
+    def epochs(self) -> int:
+        """How many epochs ran (fewer than asked for when training stopped early)."""
+        return len(self.train_loss) - 1
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -125,7 +132,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         x_val: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
         num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
         transform: Transform | None = None, seed: int = 0, device: str = "cpu",
-        progress: bool = True, schedule: str = "constant") -> History:
+        progress: bool = True, schedule: str = "constant", patience: int | None = None,
+        min_improvement: float = 1e-3) -> History:
     """Train ``model`` to map ``transform(x)`` (default: ``x``) to ``target`` (default: ``x``).
 
     ``train_epoch`` once per epoch with Adam, the losses measured before and after each.
@@ -136,13 +144,23 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         x_val: optional validation inputs, evaluated after every epoch.
         schedule: ``"constant"`` keeps ``lr``; ``"one-cycle"`` warms up to ``lr`` over the
             first 30% of the steps and then anneals to almost zero (PyTorch's OneCycleLR),
-            which reaches a given loss in fewer epochs for networks with batch norm.
+            which reaches a given loss in fewer epochs for networks with batch norm;
+            ``"plateau"`` divides the rate by 5 whenever the validation loss has not
+            improved for two epochs (PyTorch's ReduceLROnPlateau).
+        patience: early stopping: stop once the validation loss has not improved (by a
+            share ``min_improvement`` of the best so far) for ``patience`` epochs, and keep
+            the weights of the best epoch. ``num_epochs`` is then only a ceiling, and
+            ``History.converged`` says whether training stopped before reaching it.
     """
     target = x if target is None else target
     if num_epochs < 1 or lr <= 0:
         raise ValueError(f"need num_epochs >= 1 and lr > 0, got {num_epochs} and {lr}")
-    if schedule not in ("constant", "one-cycle"):
-        raise ValueError(f"schedule must be 'constant' or 'one-cycle', got {schedule!r}")
+    if schedule not in ("constant", "one-cycle", "plateau"):
+        raise ValueError(f"schedule must be 'constant', 'one-cycle' or 'plateau', got {schedule!r}")
+    if (patience is not None or schedule == "plateau") and x_val is None:
+        raise ValueError("early stopping and the plateau schedule watch the validation loss: give x_val")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be a whole number of epochs >= 1, got {patience!r}")
     check_training_data(model, x, target, loss_fn, transform, device, "fit")
     if x_val is not None:
         target_val = x_val if target_val is None else target_val
@@ -150,10 +168,14 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     model.to(device)
     g = torch.Generator().manual_seed(seed)
     optimizer = adam(model.parameters(), lr=lr)
-    scheduler = None
+    scheduler = plateau = None
     if schedule == "one-cycle":
         steps = num_epochs * -(-len(x) // batch_size)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
+    elif schedule == "plateau":
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, patience=1,
+                                                             threshold=min_improvement)
+    stopper = EarlyStopping(model, patience, min_improvement) if patience is not None else None
     history = History()
     measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
 
@@ -173,10 +195,39 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         validate()
         bar.set_postfix(train=f"{history.train_loss[-1]:.4f}",
                         val=f"{history.val_loss[-1]:.4f}" if history.val_loss else "-")
+        if plateau is not None:
+            plateau.step(history.val_loss[-1])
+        if stopper is not None and stopper.stop(history.val_loss[-1]):
+            history.converged = True
+            break
     history.seconds = time.perf_counter() - start
-    history.images_per_second = num_epochs * len(x) / max(history.seconds, 1e-9)
+    history.images_per_second = history.epochs * len(x) / max(history.seconds, 1e-9)
+    if stopper is not None:
+        history.best_epoch = stopper.restore()
     model.eval()
     return history
+
+
+class EarlyStopping:
+    """Watches the validation loss after each epoch, keeps the best weights, says when to stop."""
+
+    def __init__(self, model: nn.Module, patience: int, min_improvement: float = 1e-3):
+        self.model, self.patience, self.min_improvement = model, patience, min_improvement
+        self.best, self.best_epoch, self.epoch, self.best_state = float("inf"), 0, 0, None
+
+    def stop(self, val_loss: float) -> bool:
+        """Record one epoch's validation loss; True once ``patience`` epochs brought nothing."""
+        self.epoch += 1
+        if val_loss < self.best * (1 - self.min_improvement):
+            self.best, self.best_epoch = val_loss, self.epoch
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return self.epoch - self.best_epoch >= self.patience
+
+    def restore(self) -> int:
+        """Put the best epoch's weights back into the model; return that epoch (from 1)."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return self.best_epoch
 
 
 def check_training_data(model: nn.Module, x: torch.Tensor, target: torch.Tensor, loss_fn: LossFn,

@@ -1,3 +1,4 @@
+import pytest
 from aecourse_tools.monitors import SpeedGauge, cpu_speed_sample
 from aecourse_tools.report import markdown_report
 
@@ -30,3 +31,16 @@ def test_report_says_how_fast_the_cpu_was_only_when_measured():
     assert "- CPU speed during the run: median **13.0 GFLOP/s** per core (min 6.5, max 16.0; 3 samples" in md
     assert "CPU speed" not in markdown_report([RESULT], META)
     assert "CPU speed" not in markdown_report([RESULT], {**META, "cpu_gflops": None})
+
+
+def test_normalised_minutes_scale_wall_time_to_the_reference_speed_and_flag_missed_targets():
+    from aecourse_tools import report as run_report
+
+    assert run_report.normalised_minutes(120.0, {"median": 35.0}) == pytest.approx(1.0)
+    assert run_report.normalised_minutes(120.0, {"median": 140.0}) == pytest.approx(4.0)
+    assert run_report.normalised_minutes(120.0, None) is None
+    rows = [{"notebook": "a.ipynb", "normalised_min": 9.0}, {"notebook": "b.ipynb", "normalised_min": 2.0}]
+    missed = run_report.over_target(rows, {"mode": "full", "elapsed_normalised_min": 16.0})
+    assert missed == ["the whole run took 16.0 normalised minutes (target 15)",
+                      "a.ipynb took 9.0 normalised minutes (target 8)"]
+    assert run_report.over_target(rows, {"mode": "fast", "elapsed_normalised_min": 2.5}) == []

@@ -140,3 +140,27 @@ def test_the_loss_before_training_is_measured_on_a_spread_sample_of_a_large_set(
     sample, whole = evaluate(model, x[::3]), evaluate(model, x)
     history = fit(model, x, num_epochs=1, batch_size=5, lr=1e-3, progress=False)
     assert history.train_loss[0] == pytest.approx(sample) and sample != pytest.approx(whole)
+
+
+def test_early_stopping_stops_on_a_plateau_and_keeps_the_best_epochs_weights(low_rank_images):
+    x, x_val = low_rank_images[:384], low_rank_images[384:]
+    torch.manual_seed(0)
+    model = MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4)
+    h = fit(model, x, x_val=x_val, num_epochs=200, batch_size=64, lr=3e-3, progress=False,
+            patience=3, schedule="plateau")
+    assert h.converged and h.epochs < 200 and h.epochs - h.best_epoch == 3
+    assert h.val_loss[h.best_epoch] == min(h.val_loss[1:])
+    assert evaluate(model, x_val, seed=1) == pytest.approx(h.val_loss[h.best_epoch], rel=1e-6)
+    assert h.val_loss[h.best_epoch] < 0.3 * h.val_loss[0]
+
+
+def test_without_a_plateau_the_history_says_training_was_cut_short(low_rank_images):
+    torch.manual_seed(0)
+    model = MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4)
+    h = fit(model, low_rank_images, x_val=low_rank_images[:64], num_epochs=2, batch_size=64, lr=1e-3,
+            progress=False, patience=5)
+    assert not h.converged and h.epochs == 2 and h.best_epoch == 2
+    with pytest.raises(ValueError, match="give x_val"):
+        fit(model, low_rank_images, num_epochs=1, batch_size=64, lr=1e-3, patience=2)
+    with pytest.raises(ValueError, match="patience"):
+        fit(model, low_rank_images, x_val=low_rank_images, num_epochs=1, batch_size=64, lr=1e-3, patience=0)
