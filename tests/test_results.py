@@ -1,4 +1,5 @@
 import pytest
+
 from aecourse_tools.monitors import SpeedGauge, cpu_speed_sample
 from aecourse_tools.report import markdown_report
 
