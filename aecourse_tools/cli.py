@@ -148,6 +148,11 @@ def cmd_run(args) -> int:
     if failed:
         print(f"FAILED: {', '.join(failed)}")
     print(f"executed notebooks, results.md and results.json in {out_dir}")
+    if args.save:
+        if failed or args.notebooks:
+            print("not saved to results/: --save needs a run of every notebook, all passing")
+            return 1
+        print(f"saved the figures to {report.save_committed(results, meta)}")
     return 1 if failed else 0
 
 
@@ -183,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     run.add_argument("--notebook-timeout", type=float, default=3600,
                      help="seconds per notebook, all cells together (default 3600)")
+    run.add_argument("--save", action="store_true",
+                     help="also write the figures to results/<mode>.json, the committed run the chapters' "
+                          "quoted figures are checked against (only for a run of every notebook that passed)")
     run.add_argument("--jobs", "-j", type=int, default=1,
                      help="notebooks run side by side, each kernel with cpu_count/jobs threads (default 1)")
     run.set_defaults(func=cmd_run)

@@ -107,8 +107,8 @@ def markdown_report(results: list[dict], meta: dict) -> str:
         if r["error"]:
             lines += [f"Failed: `{r['error']}`", ""]
         if r["records"]:
-            lines += ["| figure | value | unit | note |", "|---|---:|---|---|"]
-            lines += [f"| {k} | {_fmt(v['value'])} | {v['unit']} | {v['note']} |"
+            lines += ["| figure | value | 95% interval | unit | note |", "|---|---:|---|---|---|"]
+            lines += [f"| {k} | {_fmt(v['value'])} | {_interval(v.get('interval'))} | {v['unit']} | {v['note']} |"
                       for k, v in r["records"].items()]
             lines.append("")
         for c in r["claims"]:
@@ -116,6 +116,10 @@ def markdown_report(results: list[dict], meta: dict) -> str:
             lines.append(f"- claim: {c['claim']}: **{mark}**")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _interval(interval: list[float] | None) -> str:
+    return "" if not interval else f"{_fmt(interval[0])} to {_fmt(interval[1])}"
 
 
 def _minutes(value: float | None) -> str:
@@ -186,3 +190,27 @@ def remove_report(out_dir: Path) -> None:
     """Remove a former run's results.json and results.md, so that none looks current if this run dies."""
     for name in ("results.json", "results.md"):
         (out_dir / name).unlink(missing_ok=True)
+
+
+def committed_results_path(mode: str = "full") -> Path:
+    """``results/<mode>.json`` in the repository: the run whose figures the chapters may quote."""
+    from course_lib.config import project_root
+
+    return project_root() / "results" / f"{mode}.json"
+
+
+def save_committed(results: list[dict], meta: dict) -> Path:
+    """Write a run's figures and claims (no machine-specific paths) to ``committed_results_path``."""
+    path = committed_results_path(meta["mode"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keep = ("mode", "command", "cpu", "cores", "python", "torch", "course", "date", "jobs", "elapsed_s",
+            "elapsed_normalised_min", "cpu_gflops")
+    rows = [{k: r[k] for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims")}
+            for r in results]
+    import subprocess
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=path.parent).stdout.strip() or None
+    path.write_text(json.dumps({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
+                               indent=1) + "\n")
+    return path

@@ -203,6 +203,30 @@ class UNet(nn.Module):
         return x
 
 
+class Inpainter(nn.Module):
+    """A network that paints only the hole: the known pixels pass through unchanged (chapter 04).
+
+    Its input is the masked image with the mask as the last channel (``inpainting_input``),
+    (B, C + 1, H, W); its output, (B, C, H, W), is ``net``'s output inside the hole and
+    the input outside it. So a loss on the whole image counts only the hole: the known
+    pixels are exact and contribute no error. With ``sees_mask=False`` the network gets
+    only the masked image (C channels) and must guess where the hole is.
+    """
+
+    def __init__(self, net: nn.Module, sees_mask: bool = True):
+        super().__init__()
+        self.net, self.sees_mask = net, sees_mask
+        self.in_channels = net.in_channels + (0 if sees_mask else 1)  # what fill_hole passes in
+
+    def forward(self, x_in: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x_in, torch.Tensor) or x_in.dim() != 4 or x_in.shape[1] != self.in_channels:
+            raise ValueError(f"expected masked images with the mask as last channel (B, {self.in_channels}, H, W), "
+                             f"got {tuple(getattr(x_in, 'shape', ()))}")
+        image, mask = x_in[:, :-1], x_in[:, -1:]
+        painted = self.net(x_in if self.sees_mask else image)
+        return image * (1 - mask) + painted * mask
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -23,8 +23,12 @@ def _write() -> None:
         Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS}, indent=2))
 
 
-def record(name: str, value: float, *, unit: str = "", note: str = "") -> float:
-    """Keep a headline figure under ``name`` and return it unchanged."""
+def record(name: str, value: float, *, unit: str = "", note: str = "",
+           interval: tuple[float, float] | None = None) -> float:
+    """Keep a headline figure under ``name`` and return it unchanged.
+
+    ``interval``: e.g. a 95% bootstrap interval over the test items (``metrics.bootstrap_interval``).
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     try:
@@ -33,7 +37,13 @@ def record(name: str, value: float, *, unit: str = "", note: str = "") -> float:
         raise ValueError(f"value of {name!r} must be a number, got {value!r}") from None
     if math.isnan(number):
         raise ValueError(f"value of {name!r} is NaN")
-    _RECORDS[name] = {"value": number, "unit": unit, "note": note}
+    entry = {"value": number, "unit": unit, "note": note}
+    if interval is not None:
+        lo, hi = (float(v) for v in interval)
+        if not lo <= hi:
+            raise ValueError(f"interval of {name!r} must be (low, high), got {interval!r}")
+        entry["interval"] = [lo, hi]
+    _RECORDS[name] = entry
     _write()
     return value
 

@@ -30,8 +30,8 @@ CHAPTERS = {
         "exercise_epochs": (5, 1),     # every model of the solutions
     },
     "bottleneck": {                # 02 bottleneck size
-        "epochs": (4, 1),              # each model of the sweep, and the wide models
-        "conv_epochs": (2, 1),         # the convolutional model with a spatial code
+        "max_epochs": (100, 1),        # every model trains until its validation loss stops improving ...
+        "wide_linear_epochs": (20, 1),  # ... but the wide linear one, which only copies better with time
         "probe_images": (1_000, 200),  # test digits and unseen inputs for the copying test
     },
     "denoising": {                 # 03 denoising
@@ -44,13 +44,12 @@ CHAPTERS = {
         "photo_epochs": (2, 1),
     },
     "inpainting": {                # 04 inpainting
-        "epochs": (1, 1),              # the digit inpainters
+        "max_epochs": (60, 1),         # every inpainter trains until its validation loss stops improving
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
-        "photo_patches": (2_000, 100),
-        "photo_val_patches": (200, 30),
+        "photo_patches": (8_000, 100),
+        "photo_val_patches": (500, 30),
         "photo_test_patches": (300, 40),
-        "photo_epochs": (2, 1),
     },
     "segmentation": {              # 05 segmentation
         "train_scenes": (8_000, 200),

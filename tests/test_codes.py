@@ -64,3 +64,17 @@ def test_format_table_fits_columns_aligns_text_left_numbers_right_and_marks_miss
         format_table([], [])
     with pytest.raises(ValueError):
         format_table([{"k": 1}], [("k", "k")])
+
+
+def test_bootstrap_interval_covers_the_mean_and_narrows_with_more_items():
+    from course_lib.metrics import bootstrap_interval
+
+    g = torch.Generator().manual_seed(0)
+    small, large = torch.randn(50, generator=g) + 3, torch.randn(5000, generator=g) + 3
+    lo, hi = bootstrap_interval(lambda i: small[i].mean(), len(small))
+    assert lo < small.mean() < hi and lo < 3 < hi
+    lo2, hi2 = bootstrap_interval(lambda i: large[i].mean(), len(large), n_resamples=200)
+    assert hi2 - lo2 < (hi - lo) / 4
+    assert bootstrap_interval(lambda i: small[i].mean(), len(small)) == (lo, hi)  # seeded
+    with pytest.raises(ValueError):
+        bootstrap_interval(lambda i: 0.0, 1)

@@ -9,6 +9,7 @@ from course_lib.corruptions import (
     apply_mask,
     block_masks,
     centre_mask,
+    fill_hole,
     inpainting_input,
     make_masks,
     random_inpainting_input,
@@ -116,3 +117,35 @@ def test_inpainting_explorer_refills_when_the_hole_moves():
     assert masked[3, 3] > 0 and masked[3, 11] == 0 and filled[3, 11] == pytest.approx(0.5)
     with pytest.raises(ValueError):
         inpainting_explorer(torch.rand(16, 16), {"mean": lambda xm, m: xm})
+
+
+def test_hole_psnr_pools_the_error_so_an_exact_easy_hole_cannot_outweigh_a_hard_one():
+    from course_lib.metrics import psnr_in_mask_per_image
+
+    x, x_hat, m = torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    m[0, :, :2, :2] = 1          # a hole of 4 pixels, filled exactly
+    m[1, :, :, :] = 1            # a hole of 16 pixels, every one off by 0.1
+    x_hat[1] = 0.1
+    per_image = psnr_in_mask_per_image(x, x_hat, m)
+    assert per_image[0] == float("inf") and per_image[1].item() == pytest.approx(20.0)
+    # pooled: 16 pixels of 0.01 and 4 of 0 -> MSE 0.008 -> 20.97 dB (a capped mean would give 60 dB)
+    assert psnr_in_mask(x, x_hat, m) == pytest.approx(10 * np.log10(1 / 0.008))
+
+
+def test_the_inpainter_paints_only_the_hole_so_the_loss_counts_only_the_hole():
+    from course_lib.models import Inpainter, UNet
+
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 8, 8)
+    m = centre_mask(3, (8, 8), hole=4)
+    for sees_mask in (True, False):
+        model = Inpainter(UNet(2 if sees_mask else 1, 1, channels=(4, 8)), sees_mask=sees_mask).eval()
+        with torch.no_grad():
+            out = model(inpainting_input(x, m))
+        assert torch.equal(out * (1 - m), x * (1 - m)), "known pixels pass through"
+        assert not torch.equal(out * m, x * m)
+        whole = torch.nn.functional.mse_loss(out, x, reduction="sum")
+        assert whole == pytest.approx(((out - x) ** 2 * m).sum().item())
+        assert torch.allclose(fill_hole(model, apply_mask(x, m), m), out)
+    with pytest.raises(ValueError, match="mask as last channel"):
+        model(x)

@@ -32,3 +32,14 @@ def test_expect_enforces_only_when_asked(fresh):
         report.expect("one is more than two", 1 > 2, enforce=True)
     claims = json.loads(fresh.read_text())["claims"]
     assert [c["holds"] for c in claims] == [True, False, False]
+
+
+def test_a_record_keeps_its_interval_and_refuses_one_upside_down():
+    from course_lib import report
+
+    report.clear()
+    report.record("x", 0.5, interval=(0.4, 0.6))
+    assert report.records()["x"]["interval"] == [0.4, 0.6]
+    with pytest.raises(ValueError, match="low, high"):
+        report.record("y", 0.5, interval=(0.6, 0.4))
+    report.clear()
