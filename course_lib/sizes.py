@@ -47,7 +47,7 @@ CHAPTERS = {
         "max_epochs": (60, 1),         # every inpainter trains until its validation loss stops improving
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
-        "photo_patches": (8_000, 100),
+        "photo_patches": (4_000, 100),
         "photo_val_patches": (500, 30),
         "photo_test_patches": (300, 40),
     },
