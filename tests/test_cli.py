@@ -34,7 +34,7 @@ def test_run_executes_a_notebook_and_collects_its_figures(tmp_path, capsys):
     assert executed.cells[0].execution_count == 1
     assert "answer=42 units" in capsys.readouterr().out
     md = (tmp_path / "build" / "fast" / "results.md").read_text()
-    assert "| 01_tiny.ipynb | ok |" in md and "| answer | 42 | units |" in md
+    assert "| 01_tiny.ipynb | ok |" in md and "| answer | 42 |  | units |" in md
     speed = results["meta"]["cpu_gflops"]  # sampled once at the start, then once a minute
     assert speed["samples"] and speed["min"] <= speed["median"] <= speed["max"]
     assert f"median **{speed['median']:.1f} GFLOP/s** per core" in md
