@@ -125,31 +125,32 @@ def unet(cfg: Config, mean_pixel: float, skips: bool = True) -> nn.Module:
     return model
 
 
+def _denoising_fit(cfg: Config, x_val: torch.Tensor, transform: Noise | None, batch_size: int) -> dict:
+    """Adam at 3e-3 until the validation loss stops improving (``CONVERGED``), at most ``max_epochs``."""
+    return dict(x_val=x_val, transform=transform, num_epochs=sizes.of(cfg, "denoising").max_epochs,
+                batch_size=batch_size, lr=3e-3, progress=False, **CONVERGED)
+
+
 def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> Trained:
-    """``unet`` trained to map ``noise(x)`` back to ``x``: one cycle up to 1e-2."""
+    """``unet`` trained to map ``noise(x)`` back to ``x`` until its validation loss stops improving."""
     model = unet(cfg, digits.train.x.mean().item(), skips)
     name = "ch03-dae-" + ("any" if noise.menu is not None else f"{noise.kind}{noise.level}")
     name += "" if skips else "-noskips"
-    history = train(cfg, model, name, digits.train.x, x_val=digits.val.x, transform=noise,
-                    num_epochs=sizes.of(cfg, "denoising").dae_epochs, batch_size=cfg.batch_size, lr=1e-2,
-                    schedule="one-cycle", progress=False)
+    history = train(cfg, model, name, digits.train.x, **_denoising_fit(cfg, digits.val.x, noise, cfg.batch_size))
     return model, history
 
 
 def clean_trained_unet(cfg: Config, digits: Splits) -> Trained:
-    """The control: the same ``unet`` trained as a plain autoencoder on clean digits, 2e-3."""
+    """The control: the same ``unet``, the same recipe, trained as a plain autoencoder on clean digits."""
     model = unet(cfg, digits.train.x.mean().item())
-    history = train(cfg, model, "ch03-plain", digits.train.x, x_val=digits.val.x,
-                    num_epochs=sizes.of(cfg, "denoising").plain_epochs, batch_size=cfg.batch_size, lr=2e-3,
-                    progress=False)
+    history = train(cfg, model, "ch03-plain", digits.train.x, **_denoising_fit(cfg, digits.val.x, None, cfg.batch_size))
     return model, history
 
 
 def photo_denoiser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
-    """``unet`` trained on grey photo patches against ``PHOTO_NOISE``."""
+    """``unet`` trained on grey photo patches against ``PHOTO_NOISE``, in batches of 32, like ``denoiser``."""
     model = unet(cfg, patches.mean().item())
-    history = train(cfg, model, "ch03-photo-dae", patches, x_val=val_patches, transform=PHOTO_NOISE,
-                    num_epochs=sizes.of(cfg, "denoising").photo_epochs, batch_size=32, lr=2e-3, progress=False)
+    history = train(cfg, model, "ch03-photo-dae", patches, **_denoising_fit(cfg, val_patches, PHOTO_NOISE, 32))
     return model, history
 
 

@@ -37,11 +37,9 @@ CHAPTERS = {
     "denoising": {                 # 03 denoising
         "test_images": (500, 30),
         "tune_images": (50, 10),       # validation images that choose the filters' settings
-        "dae_epochs": (4, 1),          # every denoiser
-        "plain_epochs": (2, 1),        # the clean-trained control
-        "photo_patches": (2_000, 200),
+        "max_epochs": (40, 1),         # every denoiser and the control train until validation stops improving
+        "photo_patches": (4_000, 200),
         "photo_val_patches": (200, 50),
-        "photo_epochs": (2, 1),
     },
     "inpainting": {                # 04 inpainting
         "max_epochs": (60, 1),         # every inpainter trains until its validation loss stops improving

@@ -90,3 +90,20 @@ def test_segmentation_plots_return_figures():
     assert np.allclose(shown[12 + gap:24 + gap, :12], colours(y[0].numpy()))  # row "truth", first scene
     with pytest.raises(ValueError):
         plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y[:2]}, 11)
+
+
+def test_boundary_band_holds_the_pixels_next_to_a_label_change():
+    from course_lib.metrics import boundary_band
+
+    y = torch.zeros(1, 8, 8, dtype=torch.long)
+    y[0, 2:6, 2:6] = 3  # a 4x4 square
+    band = boundary_band(y)
+    assert band[0, 2, 2] and band[0, 1, 3] and band[0, 5, 5] and band[0, 6, 4]  # both sides of the border
+    assert not band[0, 3, 3] and not band[0, 4, 4]  # the square's inside
+    assert not band[0, 0, 0] and not band[0, 7, 7]  # far background
+    assert band[0].sum() == 12 + 16  # the square's 12 edge pixels and the 16 outside that touch a side
+    wide = boundary_band(y, width=2)
+    assert wide[0, 3, 3] and wide.sum() > band.sum() and (band <= wide).all()
+    assert not boundary_band(torch.zeros(2, 5, 5, dtype=torch.long)).any()
+    with pytest.raises(ValueError, match="integer labels"):
+        boundary_band(torch.zeros(1, 4, 4))
