@@ -83,12 +83,50 @@ def ranking_metrics(y_anomaly, scores) -> dict[str, float]:
             "anomaly_share": float(y.mean())}
 
 
+def bootstrap_aurocs(y_anomaly, *scores, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """The AUROC of each set of ``scores`` on ``n_resamples`` bootstrap resamples of the test items.
+
+    Returns (n_resamples, len(scores)). Anomalies and normal items are resampled
+    separately (each with replacement, as many as there are), so every resample holds
+    both in the test set's proportion; all score sets see the same resamples, so the
+    difference of two columns is a *paired* comparison of two detectors.
+    """
+    y = _as_labels(y_anomaly, len(_as_numpy(scores[0], "scores")) if scores else 0)
+    s = [_as_numpy(v, "scores") for v in scores]
+    if not s or any(len(v) != len(y) for v in s) or n_resamples < 10:
+        raise ValueError(f"need one or more score sets of {len(y)} items and n_resamples >= 10")
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n_resamples, len(s)))
+    for r in range(n_resamples):
+        i = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+        out[r] = [skm.roc_auc_score(y[i], v[i]) for v in s]
+    return out
+
+
+def auroc_interval(y_anomaly, scores, *, level: float = 0.95, n_resamples: int = 1000,
+                   seed: int = 0) -> tuple[float, float]:
+    """A percentile-bootstrap interval for the AUROC (``bootstrap_aurocs``): how much it
+    depends on which test items happened to be drawn."""
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(bootstrap_aurocs(y_anomaly, scores, n_resamples=n_resamples, seed=seed)[:, 0],
+                           [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
 def evaluate_detector(normal_val_scores, test_scores, y_test_anomaly,
-                      percentile: float = 95.0) -> dict[str, float]:
-    """Threshold from normal validation scores, then every metric on the test set."""
+                      percentile: float = 95.0, *, n_resamples: int = 0) -> dict[str, float]:
+    """Threshold from normal validation scores, then every metric on the test set.
+
+    With ``n_resamples`` > 0 it adds ``auroc_low`` and ``auroc_high``, the AUROC's 95%
+    bootstrap interval (``auroc_interval``).
+    """
     threshold = threshold_from_normal(normal_val_scores, percentile)
-    return {"threshold": threshold, **ranking_metrics(y_test_anomaly, test_scores),
-            **threshold_metrics(y_test_anomaly, test_scores, threshold)}
+    row = {"threshold": threshold, **ranking_metrics(y_test_anomaly, test_scores),
+           **threshold_metrics(y_test_anomaly, test_scores, threshold)}
+    if n_resamples:
+        row["auroc_low"], row["auroc_high"] = auroc_interval(y_test_anomaly, test_scores, n_resamples=n_resamples)
+    return row
 
 
 def worst_mistakes(y_anomaly, scores, threshold: float, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +149,16 @@ def leave_one_class_out(x: torch.Tensor, y: torch.Tensor, anomaly_class: int) ->
 
 
 def format_results(rows: dict[str, dict[str, float]], title: str = "") -> str:
-    """A plain-text table: one row per detector, AUROC, AUPRC, precision, recall, F1."""
+    """A plain-text table: one row per detector, AUROC (and its interval, where the rows
+    have one), AUPRC, precision, recall, F1."""
     if not rows:
         raise ValueError("rows must hold at least one detector's metrics")
-    columns = [("detector", "detector", "s")] + [(k, k, ".3f") for k in ("auroc", "auprc", "precision", "recall", "f1")]
-    return format_table([{"detector": name, **m} for name, m in rows.items()], columns, title)
+    table = [{"detector": name, **m} for name, m in rows.items()]
+    columns = [("detector", "detector", "s"), ("auroc", "auroc", ".3f")]
+    if any("auroc_low" in m for m in rows.values()):
+        for row in table:
+            if "auroc_low" in row:
+                row["interval"] = f"[{row['auroc_low']:.3f}, {row['auroc_high']:.3f}]"
+        columns.append(("interval", "95% interval", "s"))
+    columns += [(k, k, ".3f") for k in ("auprc", "precision", "recall", "f1")]
+    return format_table(table, columns, title)

@@ -172,9 +172,10 @@ def _ink_crop(img: np.ndarray, side: int) -> np.ndarray:
 class BlobSegmenter:
     """Otsu threshold, connected blobs, and each blob's digit by a nearest class centroid.
 
-    The classical pipeline: foreground by Otsu's threshold (scikit-image), blobs
-    by connected components, and a scikit-learn ``NearestCentroid`` fitted on
-    single digits' ink crops names each blob. Touching digits merge into one blob.
+    The classical pipeline: foreground by Otsu's threshold (scikit-image), blobs by
+    connected components, and a scikit-learn ``NearestCentroid`` names each blob from its
+    ink crop. It is fitted the way it is applied: on the blobs of training *scenes*, each
+    labelled with the digit that owns most of its pixels. Touching digits merge into one blob.
     """
 
     def __init__(self, side: int = 16):
@@ -186,14 +187,30 @@ class BlobSegmenter:
         self.classifier = NearestCentroid()
         self.fitted = False
 
-    def fit(self, digits_x: torch.Tensor, digits_y: torch.Tensor) -> BlobSegmenter:
-        """Fit the centroids on single digits (N, 1, H, W) and their labels 0..9."""
-        if not isinstance(digits_x, torch.Tensor) or digits_x.dim() != 4 or len(digits_x) != len(digits_y):
-            raise ValueError(f"expected digits (N, 1, H, W) and N labels, got "
-                             f"{tuple(getattr(digits_x, 'shape', ()))} and {len(digits_y)} labels")
-        a = digits_x[:, 0].numpy()
-        keep = [i for i in range(len(a)) if a[i].max() > 0]
-        self.classifier.fit(np.stack([_ink_crop(a[i], self.side) for i in keep]), digits_y.numpy()[keep])
+    def blobs(self, x: torch.Tensor) -> np.ndarray:
+        """The connected blobs of each image's Otsu foreground, (B, H, W): 0 off the ink, 1, 2, ... on it."""
+        from skimage.measure import label
+
+        return np.stack([label(mask, connectivity=2) for mask in self.foreground(x).numpy()])
+
+    def fit(self, scenes_x: torch.Tensor, scenes_y: torch.Tensor) -> BlobSegmenter:
+        """Fit the centroids on the blobs of training scenes (B, 1, H, W) with pixel labels (B, H, W)."""
+        if not isinstance(scenes_x, torch.Tensor) or scenes_x.dim() != 4 or not isinstance(scenes_y, torch.Tensor) \
+                or scenes_y.shape != (len(scenes_x), *scenes_x.shape[2:]):
+            raise ValueError(f"expected scenes (B, 1, H, W) and pixel labels (B, H, W), got "
+                             f"{tuple(getattr(scenes_x, 'shape', ()))} and {tuple(getattr(scenes_y, 'shape', ()))}")
+        features, labels = [], []
+        for img, blobs, y in zip(scenes_x[:, 0].numpy(), self.blobs(scenes_x), scenes_y.numpy(), strict=True):
+            for b in range(1, blobs.max() + 1):
+                where = blobs == b
+                owners = np.bincount(y[where], minlength=2)[1:]  # pixels per digit label (background left out)
+                if owners.sum() == 0:
+                    continue
+                features.append(_ink_crop(img * where, self.side))
+                labels.append(int(owners.argmax()))  # label d + 1 -> digit d
+        if len(set(labels)) < 2:
+            raise ValueError("the training scenes hold fewer than two digit classes: nothing to fit")
+        self.classifier.fit(np.stack(features), np.array(labels))
         self.fitted = True
         return self
 
@@ -206,18 +223,30 @@ class BlobSegmenter:
         a = x[:, 0].numpy()
         return torch.from_numpy(np.stack([img > threshold_otsu(img) for img in a]))
 
+    def merged_share(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Share of the digits in scenes ``x`` (true labels ``y``) whose blob also holds another digit's pixels.
+
+        Counted by label, so two touching digits of the same class count as one.
+        """
+        merged = total = 0
+        for blobs, labels in zip(self.blobs(x), y.numpy(), strict=True):
+            owner_sets = [set(np.unique(labels[blobs == b]).tolist()) - {0} for b in range(1, blobs.max() + 1)]
+            digits = set(np.unique(labels).tolist()) - {0}
+            total += len(digits)
+            merged += len({d for d in digits if any(d in s and len(s) > 1 for s in owner_sets)})
+        return merged / max(total, 1)
+
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Labels (B, H, W): 0 for background, digit + 1 on each blob."""
-        from skimage.measure import label
-
         if not self.fitted:
             raise ValueError("call fit() before predict()")
-        fg = self.foreground(x).numpy()
-        out = np.zeros(fg.shape, dtype=np.int64)
-        for i, (img, mask) in enumerate(zip(x[:, 0].numpy(), fg, strict=True)):
-            blobs = label(mask, connectivity=2)
+        blobs_all = self.blobs(x)
+        out = np.zeros(blobs_all.shape, dtype=np.int64)
+        for i, (img, blobs) in enumerate(zip(x[:, 0].numpy(), blobs_all, strict=True)):
             for b in range(1, blobs.max() + 1):
                 where = blobs == b
                 digit = self.classifier.predict(_ink_crop(img * where, self.side)[None])[0]
                 out[i][where] = digit + 1
         return torch.from_numpy(out)
+
+

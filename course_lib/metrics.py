@@ -173,6 +173,22 @@ def segmentation_scores(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes:
             "mean_dice": dice[keep].nanmean().item(), "pixel_accuracy": pixel_accuracy(cm)}
 
 
+def mean_iou_interval(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int, *,
+                      ignore: tuple[int, ...] = (0,), n_resamples: int = 1000, level: float = 0.95,
+                      seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval for ``segmentation_scores``' mean IoU, over the scenes of (B, H, W) labels.
+
+    Each resample draws B scenes with replacement and pools their pixels into one
+    confusion matrix before the IoU is taken, exactly as the figure itself is computed.
+    """
+    if y_true.dim() != 3 or y_true.shape != y_pred.shape:
+        raise ValueError(f"expected two (B, H, W) label tensors, got {tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+    per_scene = torch.stack([confusion_matrix(t, p, num_classes) for t, p in zip(y_true, y_pred, strict=True)])
+    keep = [c for c in range(num_classes) if c not in ignore]
+    return bootstrap_interval(lambda i: iou_per_class(per_scene[i].sum(0))[keep].nanmean(), len(per_scene),
+                              n_resamples=n_resamples, level=level, seed=seed)
+
+
 def boundary_band(y: torch.Tensor, width: int = 1) -> torch.Tensor:
     """The pixels along label borders, (B, H, W) bool: with ``width`` 1 those with a 4-neighbour of
     another label (both sides of every border); each extra unit of ``width`` grows the band by a pixel.

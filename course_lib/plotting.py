@@ -121,7 +121,8 @@ def plot_history(histories: Mapping[str, History] | History, log: bool = True) -
     return fig
 
 
-def plot_latent_2d(z: torch.Tensor, y: torch.Tensor, classes: Sequence[str] | None = None) -> Figure:
+def plot_latent_2d(z: torch.Tensor, y: torch.Tensor, classes: Sequence[str] | None = None,
+                   title: str = "2-D code of each test image") -> Figure:
     """Scatter of 2-D codes coloured by label."""
     if z.dim() != 2 or z.shape[1] != 2 or len(z) != len(y):
         raise ValueError(f"expected codes (N, 2) and labels (N,), got {tuple(z.shape)} and "
@@ -135,7 +136,7 @@ def plot_latent_2d(z: torch.Tensor, y: torch.Tensor, classes: Sequence[str] | No
     ax.legend(markerscale=3, fontsize=8, loc="best", ncol=2)
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
-    ax.set_title("2-D code of each test image")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -303,17 +304,35 @@ def plot_beats(x: torch.Tensor, x_hat: torch.Tensor, titles: Sequence[str] | Non
 
 # --------------------------------------------------------------------------- segmentation (chapter 05)
 
+# Ten colours that stay apart on a black background (after Sasha Trubetskoy's "20 distinct
+# colours"); tab10 puts 0 (blue) and 9 (cyan) too close together.
+LABEL_COLOURS = ("#e6194b", "#f58231", "#ffe119", "#3cb44b", "#42d4f4",
+                 "#4363d8", "#911eb4", "#f032e6", "#ffffff", "#9a6324")
+
+
 def label_colours(num_classes: int):
     """A colour map with black for label 0 (background) and a distinct colour per other label."""
-    from matplotlib.colors import ListedColormap
+    from matplotlib.colors import ListedColormap, to_rgba
 
-    colours = [(0, 0, 0, 1)] + [plt.cm.tab10(i % 10) for i in range(num_classes - 1)]
-    return ListedColormap(colours)
+    return ListedColormap([(0, 0, 0, 1)] + [to_rgba(LABEL_COLOURS[i % 10]) for i in range(num_classes - 1)])
+
+
+def _label_legend(fig: Figure, classes: Sequence[str]) -> None:
+    """One swatch per label (background included) in a row under the figure."""
+    from matplotlib.patches import Patch
+
+    cmap = label_colours(len(classes))
+    fig.legend(handles=[Patch(facecolor=cmap(i), edgecolor="0.5", label=c) for i, c in enumerate(classes)],
+               loc="lower center", ncol=len(classes), fontsize=8, frameon=False, handlelength=1.2,
+               columnspacing=0.9)
 
 
 def segmentation_rows(x: torch.Tensor, rows: Mapping[str, torch.Tensor], num_classes: int,
-                      n: int = 8) -> Figure:
-    """Images on top, then one row of label maps (B, H, W) per entry of ``rows``."""
+                      n: int = 8, classes: Sequence[str] | None = None) -> Figure:
+    """Images on top, then one row of label maps (B, H, W) per entry of ``rows``.
+
+    ``classes`` (one name per label, e.g. ``Scenes.classes``) adds a colour legend.
+    """
     if x.dim() != 4 or any(v.dim() != 3 or v.shape[0] != x.shape[0] for v in rows.values()):
         raise ValueError(f"expected images (B, C, H, W) and label maps (B, H, W), got {tuple(x.shape)} "
                          f"and {[tuple(v.shape) for v in rows.values()]}")
@@ -324,9 +343,17 @@ def segmentation_rows(x: torch.Tensor, rows: Mapping[str, torch.Tensor], num_cla
         mosaic.put(0, c, _rgba(_as_image(x[c])))
         for r, labels in enumerate(rows.values(), start=1):
             mosaic.put(r, c, cmap(labels[c].cpu().numpy().clip(0, num_classes - 1)).astype(np.float32))
-    fig, ax = plt.subplots(figsize=(1.3 * n, 1.3 * (1 + len(rows)) + 0.3))
+    legend = 0.35 if classes is not None else 0.0
+    width = max(1.3 * n, 7.5 if classes is not None else 0)  # room for the legend's 11 swatches
+    fig, ax = plt.subplots(figsize=(width, 1.3 * (1 + len(rows)) + 0.3 + legend))
     mosaic.show(ax, ["image", *rows])
-    fig.tight_layout()
+    if classes is not None:
+        if len(classes) != num_classes:
+            raise ValueError(f"classes must name all {num_classes} labels, got {len(classes)}")
+        _label_legend(fig, classes)
+        fig.tight_layout(rect=(0, legend / fig.get_figheight(), 1, 1))
+    else:
+        fig.tight_layout()
     return fig
 
 

@@ -65,8 +65,10 @@ def _paste(x, y, scene, tiles, labels, ink, top, left) -> None:
     y[where] = torch.where(wins & ink, labels[:, None, None] + 1, y[where])
 
 
-def _place(x, y, scene, tiles, labels, threshold, max_overlap, g) -> None:
+def _place(x, y, scene, tiles, labels, threshold, max_overlap, g) -> torch.Tensor:
     """Paste each tile at a random spot where its ink overlaps earlier ink by at most ``max_overlap``.
+
+    Returns which tiles found no such spot (they are left out).
 
     One grouped convolution counts, for every spot at once, how much of each
     tile's ink would land on ink already in its scene.
@@ -77,14 +79,12 @@ def _place(x, y, scene, tiles, labels, threshold, max_overlap, g) -> None:
     shared = F.conv2d(taken, ink.float().unsqueeze(1), groups=len(tiles))[0]  # (k, S-s+1, S-s+1)
     allowed = max_overlap * ink.flatten(1).sum(1).clamp_min(1)
     fits = (shared <= allowed[:, None, None] + 0.5).flatten(1)
-    if not fits.any(1).all():
-        raise ValueError(f"could not place a {s}px digit with overlap <= {max_overlap} on a "
-                         f"{size}x{size} canvas; use a larger canvas, smaller or fewer digits, "
-                         f"or a larger max_overlap")
+    placed = fits.any(1)
     score = torch.rand(fits.shape, generator=g).masked_fill_(~fits, -1.0)
     spot = score.argmax(1)                                   # a random spot among those that fit
     top, left = spot // (size - s + 1), spot % (size - s + 1)
-    _paste(x, y, scene, tiles, labels, ink, top, left)
+    _paste(x, y, scene[placed], tiles[placed], labels[placed], ink[placed], top[placed], left[placed])
+    return ~placed
 
 
 def _rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -128,5 +128,13 @@ def make_scenes(digits_x: torch.Tensor, digits_y: torch.Tensor, n: int, size: in
             k = (sides == side).nonzero().flatten()
             tiles = F.interpolate(source[k], size=(side, side), mode="bilinear",
                                   align_corners=False).clamp_(0, 1)[:, 0]  # (k, side, side)
-            _place(x, y, scene[k], tiles, digits_y[idx[k]].long(), threshold, max_overlap, g)
+            left_out = _place(x, y, scene[k], tiles, digits_y[idx[k]].long(), threshold, max_overlap, g)
+            if left_out.any():  # a crowded scene (rare): try those digits once more at the smallest side
+                k = k[left_out]
+                tiles = F.interpolate(source[k], size=(digit_size[0],) * 2, mode="bilinear",
+                                      align_corners=False).clamp_(0, 1)[:, 0]
+                if _place(x, y, scene[k], tiles, digits_y[idx[k]].long(), threshold, max_overlap, g).any():
+                    raise ValueError(f"could not place a digit with overlap <= {max_overlap} on a "
+                                     f"{size}x{size} canvas; use a larger canvas, smaller or fewer "
+                                     f"digits, or a larger max_overlap")
     return Scenes(x.unsqueeze(1), y)

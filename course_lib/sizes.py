@@ -50,20 +50,18 @@ CHAPTERS = {
         "photo_test_patches": (300, 40),
     },
     "segmentation": {              # 05 segmentation
-        "train_scenes": (8_000, 200),
-        "val_scenes": (300, 50),
+        "train_scenes": (32_000, 200),  # generated: fresh scenes cost nothing, and none is seen twice a cycle
+        "val_scenes": (1_000, 50),
         "test_scenes": (1_000, 100),
-        "race_scenes": (1_000, 100),   # the skips / no-skips race: this many training scenes ...
-        "race_epochs": (2, 1),         # ... for this many epochs
-        "epochs": (3, 1),              # the main U-Net, on every training scene
-        "blob_fit_digits": (3_000, 300),
-        "blob_test_scenes": (500, 60),
+        "epochs": (3, 1),              # both networks: one cycle of this many passes over the training scenes
+        "blob_fit_scenes": (2_000, 100),
+        "blob_test_scenes": (1_000, 60),
         "exercise_scenes": (300, 50),
         "three_digit_scenes": (500, 50),
     },
     "anomaly": {                   # 06 anomaly detection
-        "digit_epochs": (8, 1),
-        "beat_epochs": (60, 10),
+        "digit_epochs": (60, 1),       # ceilings: both models train until validation stops improving
+        "beat_epochs": (300, 10),
     },
 }
 

@@ -37,6 +37,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     images_per_second: float = 0.0
+    val_metric: list[float] = field(default_factory=list)  # ``fit(val_metric=...)`` before and after each epoch
     best_epoch: int | None = None  # with ``patience``: the epoch whose weights the model keeps
     converged: bool = False        # with ``patience``: validation stopped improving before num_epochs
 
@@ -133,7 +134,7 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
         transform: Transform | None = None, seed: int = 0, device: str = "cpu",
         progress: bool = True, schedule: str = "constant", patience: int | None = None,
-        min_improvement: float = 1e-3) -> History:
+        min_improvement: float = 1e-3, val_metric: Callable[[nn.Module], float] | None = None) -> History:
     """Train ``model`` to map ``transform(x)`` (default: ``x``) to ``target`` (default: ``x``).
 
     ``train_epoch`` once per epoch with Adam, the losses measured before and after each.
@@ -151,6 +152,9 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
             share ``min_improvement`` of the best so far) for ``patience`` epochs, and keep
             the weights of the best epoch. ``num_epochs`` is then only a ceiling, and
             ``History.converged`` says whether training stopped before reaching it.
+        val_metric: optional ``val_metric(model) -> float``, e.g. a validation score the
+            lesson is about, measured (in eval mode) before training and after every
+            epoch into ``History.val_metric``: a learning curve in the units that matter.
     """
     target = x if target is None else target
     if num_epochs < 1 or lr <= 0:
@@ -182,6 +186,10 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     def validate():
         if x_val is not None:
             history.val_loss.append(measure(x_val, target_val, seed=seed + 1))
+        if val_metric is not None:
+            model.eval()
+            with torch.no_grad():
+                history.val_metric.append(float(val_metric(model)))
 
     every = -(-len(x) // BEFORE_TRAINING_ITEMS)  # a spread-out sample is enough for epoch 0
     history.train_loss.append(measure(x[::every], target[::every], seed=seed))
@@ -272,13 +280,14 @@ def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Ten
 
     The key (``cache.fingerprint``) covers the model's code, attributes and initial
     weights, the data, every fit argument and the code of every function passed in,
-    so any change retrains. ``cache_dir=None`` disables the cache. A hit prints one
+    so any change retrains (``progress`` and ``val_metric`` only watch training: they are left
+    out). ``cache_dir=None`` disables the cache. A hit prints one
     line naming its file; an unusable file is removed and retrained, with a warning.
     """
     cache.check_name(name)
     if cache_dir is None:
         return fit(model, x, target, **fit_kwargs)
-    settings = sorted((k, v) for k, v in fit_kwargs.items() if k != "progress")
+    settings = sorted((k, v) for k, v in fit_kwargs.items() if k not in ("progress", "val_metric"))  # they only watch
     path = cache.entry_path(cache_dir, name, cache.fingerprint(model, x, target, settings))
     history = cache.load(path, model, into=History, device=fit_kwargs.get("device", "cpu"))
     if history is not None:

@@ -145,3 +145,26 @@ def test_anomaly_plots_return_figures(scored):
         plotting.plot_beats(torch.randn(2, 140), torch.randn(2, 140))
     with pytest.raises(ValueError):
         plotting.plot_score_histograms(s, y[:10])
+
+
+def test_auroc_interval_brackets_the_auroc_and_narrows_with_more_test_items():
+    g = torch.Generator().manual_seed(0)
+    widths = []
+    for n in (100, 1600):
+        y = (torch.arange(n) % 4 == 0).long()
+        s = torch.randn(n, generator=g) + 1.0 * y  # anomalies score higher on average
+        auroc = anomaly.ranking_metrics(y, s)["auroc"]
+        lo, hi = anomaly.auroc_interval(y, s, n_resamples=200)
+        assert lo < auroc < hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 2  # 16x the items: about a quarter of the width
+
+
+def test_bootstrap_aurocs_pairs_the_detectors_and_keeps_both_classes():
+    y = torch.tensor([0] * 90 + [1] * 10)
+    s = torch.linspace(0, 1, 100)  # perfect ranking
+    boot = anomaly.bootstrap_aurocs(y, s, 1 - s, n_resamples=50)
+    assert boot.shape == (50, 2) and np.allclose(boot[:, 0], 1.0) and np.allclose(boot[:, 1], 0.0)
+    row = anomaly.evaluate_detector(s[:90], s, y, n_resamples=50)
+    assert row["auroc_low"] == pytest.approx(1.0) and row["auroc_high"] == pytest.approx(1.0)
+    assert "95% interval" in anomaly.format_results({"perfect": row})

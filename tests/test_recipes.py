@@ -104,9 +104,10 @@ def test_the_segmentation_recipes_scenes_and_networks(cfg):
     ch = sizes.of(cfg, "segmentation")
     assert (len(train), len(val), len(test)) == (ch.train_scenes, ch.val_scenes, ch.test_scenes)
     assert train.x.shape[-1] == recipes.SCENE_LAYOUT["size"] and not torch.equal(train.x[:5], val.x[:5])
-    net, history = recipes.segmenter(cfg, train, val, skips=False, race=True)
+    net, history = recipes.segmenter(cfg, train, val, skips=False)
     assert net(train.x[:2]).shape == (2, train.num_classes, 32, 32)
-    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")] == ["ch05-race-noskip"]
+    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")] == ["ch05-unet-noskip"]
+    assert len(history.val_metric) == ch.epochs + 1 and all(0 <= v <= 1 for v in history.val_metric)
     assert recipes.pixel_loss(train.num_classes).weight[0] == 0.2
 
 

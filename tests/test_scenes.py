@@ -66,3 +66,11 @@ def test_rotation_turns_the_digit_and_keeps_labels_on_the_ink(source):
     assert torch.equal(many.y > 0, many.x[:, 0] >= 0.3)
     with pytest.raises(ValueError, match="max_rotation"):
         make_scenes(x, y, 2, max_rotation=-5.0)
+
+
+def test_a_digit_with_no_room_at_its_drawn_size_is_placed_at_the_smallest_size():
+    squares = torch.ones(4, 1, 28, 28)  # all ink: two 20-pixel squares cannot share a 32 canvas at 15% overlap
+    labels = torch.tensor([1, 2, 3, 4])
+    scenes = make_scenes(squares, labels, 40, size=32, digit_size=(14, 20), max_overlap=0.15, seed=0)
+    ink = (scenes.y > 0).flatten(1).sum(1)
+    assert (ink >= 2 * 14 * 14 * 0.85).all()  # both squares of every scene are there

@@ -65,13 +65,20 @@ def test_blob_baseline_finds_the_ink_and_beats_chance():
     digits = sklearn_digits_28()
     scenes = make_scenes(digits.x[1000:], digits.y[1000:], 20, size=48, digit_size=(20, 24),
                          max_overlap=0.0, seed=0)
-    blob = BlobSegmenter().fit(digits.x[:1000], digits.y[:1000])
+    train = make_scenes(digits.x[:1000], digits.y[:1000], 300, size=48, digit_size=(20, 24), max_overlap=0.0, seed=1)
+    blob = BlobSegmenter().fit(train.x, train.y)  # fitted on blobs of training scenes, as it is applied
     fg = blob.foreground(scenes.x)
     assert (fg == (scenes.y > 0)).float().mean() > 0.97
     s = segmentation_scores(scenes.y, blob.predict(scenes.x), 11)
     assert s["mean_iou"] > 0.3  # chance over ten digit classes is far lower
     with pytest.raises(ValueError, match="fit"):
         BlobSegmenter().predict(scenes.x)
+    assert blob.merged_share(scenes.x, scenes.y) < 0.2  # these scenes do not overlap
+    touching = torch.zeros(1, 1, 8, 8)
+    touching[0, 0, 2:6, 1:7] = 1.0
+    labels = torch.zeros(1, 8, 8, dtype=torch.long)
+    labels[0, 2:6, 1:4], labels[0, 2:6, 4:7] = 3, 5  # two digits in one blob
+    assert blob.merged_share(touching, labels) == 1.0
 
 
 def test_segmentation_plots_return_figures():
@@ -90,6 +97,11 @@ def test_segmentation_plots_return_figures():
     assert np.allclose(shown[12 + gap:24 + gap, :12], colours(y[0].numpy()))  # row "truth", first scene
     with pytest.raises(ValueError):
         plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y[:2]}, 11)
+    names = ["background", *map(str, range(10))]
+    legend = plotting.segmentation_rows(torch.rand(4, 1, 12, 12), {"truth": y}, 11, classes=names).legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == names
+    swatches = [tuple(round(c, 3) for c in h.get_facecolor()) for h in legend.legend_handles]
+    assert len(set(swatches)) == 11 and swatches[0] == (0, 0, 0, 1)  # every label its own colour
 
 
 def test_boundary_band_holds_the_pixels_next_to_a_label_change():
@@ -107,3 +119,14 @@ def test_boundary_band_holds_the_pixels_next_to_a_label_change():
     assert not boundary_band(torch.zeros(2, 5, 5, dtype=torch.long)).any()
     with pytest.raises(ValueError, match="integer labels"):
         boundary_band(torch.zeros(1, 4, 4))
+
+
+def test_mean_iou_interval_pools_resampled_scenes_and_brackets_the_figure():
+    from course_lib.metrics import mean_iou_interval, segmentation_scores
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (60, 6, 6), generator=g)
+    pred = torch.where(torch.rand(y.shape, generator=g) < 0.8, y, torch.randint(0, 3, y.shape, generator=g))
+    lo, hi = mean_iou_interval(y, pred, 3, n_resamples=200)
+    assert lo < segmentation_scores(y, pred, 3)["mean_iou"] < hi and hi - lo < 0.1
+    assert mean_iou_interval(y, y, 3, n_resamples=20) == (1.0, 1.0)
