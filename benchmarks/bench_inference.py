@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from course_lib.config import get_config
-from course_lib.models import Conv1dAutoencoder, MLPAutoencoder, UNet
+from course_lib.models import Conv1dAutoencoder, ConvAutoencoder, MLPAutoencoder, UNet
 from course_lib.training import predict
 
 
@@ -28,15 +28,16 @@ def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
     return {
         "01 MLP autoencoder 784-256-32": (MLPAutoencoder(hidden=(256,), latent_dim=32), (1, 28, 28)),
         "02 MLP autoencoder 784-512-16": (MLPAutoencoder(hidden=(512,), latent_dim=16), (1, 28, 28)),
-        "03 denoising U-Net 8-16-32": (UNet(1, 1, channels=(8, 16, 32), output="clamp"), (1, 28, 28)),
-        "04 inpainting U-Net 8-16-32, mask channel": (UNet(2, 1, channels=(8, 16, 32), output="clamp"),
+        "03 conv autoencoder 16-32, code 16": (ConvAutoencoder(channels=(16, 32), latent_dim=16), (1, 28, 28)),
+        "04 denoising U-Net 8-16-32": (UNet(1, 1, channels=(8, 16, 32), output="clamp"), (1, 28, 28)),
+        "05 inpainting U-Net 8-16-32, mask channel": (UNet(2, 1, channels=(8, 16, 32), output="clamp"),
                                                       (2, 28, 28)),
-        "04 photo eraser U-Net, 32x32 RGB patches": (UNet(4, 3, channels=(8, 16, 32), output="clamp"),
+        "05 photo eraser U-Net, 32x32 RGB patches": (UNet(4, 3, channels=(8, 16, 32), output="clamp"),
                                                      (4, 32, 32)),
-        "05 segmentation U-Net 8-32-64-128, 11 classes": (UNet(1, 11, channels=(8, 32, 64, 128)), (1, 32, 32)),
-        "06 heartbeat MLP autoencoder 140-64-32-8": (MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32),
+        "06 segmentation U-Net 8-32-64-128, 11 classes": (UNet(1, 11, channels=(8, 32, 64, 128)), (1, 32, 32)),
+        "07 heartbeat MLP autoencoder 140-64-32-8": (MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32),
                                                                     latent_dim=8, output="linear"), (1, 140)),
-        "06 heartbeat conv1d autoencoder": (Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32),
+        "07 heartbeat conv1d autoencoder": (Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32),
                                                               latent_dim=8), (1, 140)),
     }
 

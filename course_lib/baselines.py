@@ -13,7 +13,7 @@ class PCAReconstructor:
         if not isinstance(latent_dim, int) or latent_dim < 1:
             raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
         from sklearn.decomposition import PCA  # here, not at the top: importing scikit-learn
-        # costs a kernel 5 s or more on a slow CPU, and chapters 04 and 05 never need it
+        # costs a kernel 5 s or more on a slow CPU, and chapters 05 and 06 never need it
 
         self.latent_dim = latent_dim
         # Exact PCA from the eigenvectors of the features' covariance (784 x 784 for MNIST):
@@ -127,7 +127,7 @@ def anomaly_baselines(latent_dim: int, seed: int = 0, nu: float = 0.05,
             "LOF": AnomalyDetector(LocalOutlierFactor(n_neighbors=n_neighbors, novelty=True))}
 
 
-# ------------------------------------------------------------------------- classical inpainting (chapter 04)
+# ------------------------------------------------------------------------- classical inpainting (chapter 05)
 
 def _check_inpainting(x_masked: torch.Tensor, mask: torch.Tensor) -> None:
     if not isinstance(x_masked, torch.Tensor) or x_masked.dim() != 4:
@@ -158,7 +158,7 @@ def mean_fill(x_masked: torch.Tensor, mask: torch.Tensor, mean_image: torch.Tens
     return x_masked * (1 - mask) + mean_image * mask
 
 
-# ----------------------------------------------------------------------- classical segmentation (chapter 05)
+# ----------------------------------------------------------------------- classical segmentation (chapter 06)
 
 def _ink_crop(img: np.ndarray, side: int) -> np.ndarray:
     """The bounding box of the non-zero pixels of ``img``, resized to ``side`` x ``side``."""

@@ -1,4 +1,4 @@
-"""Noise and masks that make the corrupted inputs of chapters 03 (denoising) and 04 (inpainting).
+"""Noise and masks that make the corrupted inputs of chapters 04 (denoising) and 05 (inpainting).
 
 Every function takes images (B, C, H, W) in [0, 1] and a torch generator, so
 the same seed gives the same corruption, and is usable as ``fit(transform=...)``
@@ -11,7 +11,7 @@ import torch
 
 from .training import predict
 
-# --------------------------------------------------------------------------- noise (chapter 03)
+# --------------------------------------------------------------------------- noise (chapter 04)
 
 NOISE_KINDS = ("gaussian", "salt-and-pepper", "masking")
 
@@ -89,7 +89,7 @@ def random_noise(x: torch.Tensor, generator: torch.Generator,
     return x_noisy
 
 
-# --------------------------------------------------------------------------- masks (chapter 04)
+# --------------------------------------------------------------------------- masks (chapter 05)
 
 MASK_KINDS = ("blocks", "centre", "strokes")
 

@@ -1,6 +1,6 @@
 """Classical denoisers (scipy and scikit-image filters, not re-written), and their tuning on validation data.
 
-Chapter 03 compares its denoisers with these, each filter's setting chosen on
+Chapter 04 compares its denoisers with these, each filter's setting chosen on
 validation images (``tune_filters``), optionally followed by an intensity correction.
 """
 

@@ -82,7 +82,7 @@ def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     return per_image.mean().item()
 
 
-# --------------------------------------------------------------------------- inside a mask (chapter 04)
+# --------------------------------------------------------------------------- inside a mask (chapter 05)
 
 def _check_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> None:
     _check_same(x, x_hat)
@@ -118,7 +118,7 @@ def psnr_in_mask_per_image(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Ten
     return 10 * torch.log10(1.0 / mse_in_mask(x, x_hat, mask).double())
 
 
-# --------------------------------------------------------------------------- segmentation (chapter 05)
+# --------------------------------------------------------------------------- segmentation (chapter 06)
 
 def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Pixel counts (num_classes, num_classes): row = true label, column = predicted label."""
@@ -251,6 +251,24 @@ def linear_probe_accuracy(z_train: torch.Tensor, y_train: torch.Tensor, z_test: 
     probe = make_pipeline(StandardScaler(), RidgeClassifier(alpha=alpha))
     probe.fit(z_train.double().numpy(), y_train.numpy())
     return float(probe.score(z_test.double().numpy(), y_test.numpy()))
+
+
+def neighbour_label_share(z: torch.Tensor, y: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """For each item, the share of its ``k`` nearest other items (Euclidean, in ``z``) that share its label: (N,).
+
+    ``z`` is anything with one row per item: pixels (N, C, H, W) or codes (N, latent_dim).
+    Its mean says how well distances in that space group like with like.
+    """
+    if not isinstance(z, torch.Tensor) or not isinstance(y, torch.Tensor) or y.dim() != 1 or len(z) != len(y):
+        raise ValueError(f"expected items (N, ...) and labels (N,), got {tuple(getattr(z, 'shape', ()))} and "
+                         f"{tuple(getattr(y, 'shape', ()))}")
+    if not isinstance(k, int) or not 1 <= k < len(z):
+        raise ValueError(f"k must be an int from 1 to N - 1 = {len(z) - 1}, got {k!r}")
+    flat = z.flatten(1).double()
+    d = torch.cdist(flat, flat)
+    d.fill_diagonal_(float("inf"))                      # an item is not its own neighbour
+    nearest = d.topk(k, largest=False).indices          # (N, k)
+    return (y[nearest] == y[:, None]).double().mean(1)
 
 
 # --------------------------------------------------------------------------- uncertainty

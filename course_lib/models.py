@@ -96,10 +96,17 @@ class ConvAutoencoder(Autoencoder):
 
     Two stride-2 convolutions halve the image twice, a linear layer makes the
     code of ``latent_dim`` numbers, and transposed convolutions undo it all.
+
+    With ``skips=True`` each decoder level also gets the encoder's feature map of the same
+    size, *added* to its own (so the parameters are exactly those of the network without
+    skips): the detail then bypasses the code, and the network can copy any input
+    (chapter 03). ``encode`` still gives the code, but ``forward`` is then more than
+    ``decode(encode(x))``.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 32):
+    def __init__(self, input_shape=(1, 28, 28), channels=(16, 32), latent_dim: int = 32, skips: bool = False):
         super().__init__()
+        self.skips = skips
         c, h, w = input_shape
         _check_positive(channels_in=c, latent_dim=latent_dim, c1=channels[0], c2=channels[1])
         if h % 4 or w % 4:
@@ -121,6 +128,17 @@ class ConvAutoencoder(Autoencoder):
             nn.ConvTranspose2d(c1, c, 3, stride=2, padding=1, output_padding=1),   # (B, C, H, W)
             nn.Sigmoid(),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.skips:
+            return self.decode(self.encode(x))
+        check_images(x, self.input_shape)
+        e1 = self.encoder[:2](x)                 # (B, c1, H/2, W/2)
+        e2 = self.encoder[2:4](e1)               # (B, c2, H/4, W/4)
+        z = self.encoder[4:](e2)                 # (B, latent_dim)
+        h = self.decoder[:3](z) + e2             # (B, c2, H/4, W/4): the code's map plus the skip
+        h = self.decoder[3:5](h) + e1            # (B, c1, H/2, W/2)
+        return self.decoder[5:](h)               # (B, C, H, W)
 
 
 
@@ -204,7 +222,7 @@ class UNet(nn.Module):
 
 
 class Inpainter(nn.Module):
-    """A network that paints only the hole: the known pixels pass through unchanged (chapter 04).
+    """A network that paints only the hole: the known pixels pass through unchanged (chapter 05).
 
     Its input is the masked image with the mask as the last channel (``inpainting_input``),
     (B, C + 1, H, W); its output, (B, C, H, W), is ``net``'s output inside the hole and

@@ -302,7 +302,7 @@ def plot_beats(x: torch.Tensor, x_hat: torch.Tensor, titles: Sequence[str] | Non
     return fig
 
 
-# --------------------------------------------------------------------------- segmentation (chapter 05)
+# --------------------------------------------------------------------------- segmentation (chapter 06)
 
 # Ten colours that stay apart on a black background (after Sasha Trubetskoy's "20 distinct
 # colours"); tab10 puts 0 (blue) and 9 (cyan) too close together.

@@ -114,7 +114,29 @@ def spatial_code_conv(cfg: Config, digits: Splits) -> Trained:
     return model, train(cfg, model, "ch02-conv-spatial", digits.train.x, **_bottleneck_fit(cfg, digits))
 
 
-# --------------------------------------------------------------------------- 03 denoising
+# --------------------------------------------------------------------------- 03 convolutional autoencoders
+
+def conv_autoencoder(cfg: Config, digits: Splits, latent_dim: int, *, skips: bool = False,
+                     channels=(16, 32), transform: Noise | None = None) -> Trained:
+    """``ConvAutoencoder`` (16-32 channels) with a code of ``latent_dim``, trained like chapter 02's sweep.
+
+    Same optimiser, batches and stopping rule as ``code_size_sweep``'s MLPs (``CONVERGED``),
+    so the two differ only in their layers. Without skips it trains until validation stops
+    improving (at most ``max_epochs``); with skips it can copy, copies ever better, and gets
+    ``skip_epochs``, like chapter 02's wide linear model. ``transform`` corrupts its inputs
+    during training (the targets stay clean).
+    """
+    model = _seeded(cfg, lambda: ConvAutoencoder(channels=channels, latent_dim=latent_dim, skips=skips),
+                    seed_offset=latent_dim)
+    name = f"ch03-conv{latent_dim}" + ("-skips" if skips else "") + ("" if channels == (16, 32) else
+                                                                       "-" + "-".join(map(str, channels)))
+    name += "" if transform is None else "-noisy"
+    ch = sizes.of(cfg, "convolutional")
+    settings = _bottleneck_fit(cfg, digits, ch.skip_epochs if skips else ch.max_epochs)
+    return model, train(cfg, model, name, digits.train.x, transform=transform, **settings)
+
+
+# --------------------------------------------------------------------------- 04 denoising
 
 ANY_NOISE = Noise(menu=(("gaussian", 0.1, 0.7), ("gaussian", 0.1, 0.7), ("salt-and-pepper", 0.05, 0.3),
                         ("masking", 0.2, 0.7)))  # a kind and a level per image; Gaussian drawn twice as often
@@ -122,7 +144,7 @@ PHOTO_NOISE = Noise("gaussian", 0.1)
 
 
 def unet(cfg: Config, mean_pixel: float, skips: bool = True) -> nn.Module:
-    """Chapter 03's U-Net 8-16-32, its output starting at the average pixel value ``mean_pixel``."""
+    """Chapter 04's U-Net 8-16-32, its output starting at the average pixel value ``mean_pixel``."""
     model = _seeded(cfg, lambda: UNet(1, 1, channels=(8, 16, 32), skips=skips, output="clamp"))
     model.head.bias.data.fill_(mean_pixel)
     return model
@@ -137,7 +159,7 @@ def _denoising_fit(cfg: Config, x_val: torch.Tensor, transform: Noise | None, ba
 def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> Trained:
     """``unet`` trained to map ``noise(x)`` back to ``x`` until its validation loss stops improving."""
     model = unet(cfg, digits.train.x.mean().item(), skips)
-    name = "ch03-dae-" + ("any" if noise.menu is not None else f"{noise.kind}{noise.level}")
+    name = "ch04-dae-" + ("any" if noise.menu is not None else f"{noise.kind}{noise.level}")
     name += "" if skips else "-noskips"
     history = train(cfg, model, name, digits.train.x, **_denoising_fit(cfg, digits.val.x, noise, cfg.batch_size))
     return model, history
@@ -146,18 +168,18 @@ def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> T
 def clean_trained_unet(cfg: Config, digits: Splits) -> Trained:
     """The control: the same ``unet``, the same recipe, trained as a plain autoencoder on clean digits."""
     model = unet(cfg, digits.train.x.mean().item())
-    history = train(cfg, model, "ch03-plain", digits.train.x, **_denoising_fit(cfg, digits.val.x, None, cfg.batch_size))
+    history = train(cfg, model, "ch04-plain", digits.train.x, **_denoising_fit(cfg, digits.val.x, None, cfg.batch_size))
     return model, history
 
 
 def photo_denoiser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
     """``unet`` trained on grey photo patches against ``PHOTO_NOISE``, in batches of 32, like ``denoiser``."""
     model = unet(cfg, patches.mean().item())
-    history = train(cfg, model, "ch03-photo-dae", patches, **_denoising_fit(cfg, val_patches, PHOTO_NOISE, 32))
+    history = train(cfg, model, "ch04-photo-dae", patches, **_denoising_fit(cfg, val_patches, PHOTO_NOISE, 32))
     return model, history
 
 
-# --------------------------------------------------------------------------- 04 inpainting
+# --------------------------------------------------------------------------- 05 inpainting
 
 DIGIT_HOLES = dict(num_blocks=1, block=(8, 14))  # one block, each side 8 to 14 pixels
 PHOTO_HOLES = dict(num_blocks=1, block=(6, 12))
@@ -189,7 +211,7 @@ def inpainter(cfg: Config, digits: Splits, kind: str = "blocks", with_mask_chann
     With ``with_mask_channel`` it also sees the mask as a second input channel.
     """
     model = _inpainting_unet(cfg, 1, digits.train.x.mean().item(), with_mask_channel)
-    name = f"ch04-unet-mask{int(with_mask_channel)}" if kind == "blocks" else f"ch04-unet-{kind}"
+    name = f"ch05-unet-mask{int(with_mask_channel)}" if kind == "blocks" else f"ch05-unet-{kind}"
     holes = DIGIT_HOLES if kind == "blocks" else {}
     return model, train(cfg, model, name, digits.train.x, **_inpainting_fit(cfg, digits.val.x, holes, kind))
 
@@ -197,10 +219,10 @@ def inpainter(cfg: Config, digits: Splits, kind: str = "blocks", with_mask_chann
 def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
     """The same recipe in colour (image + mask in, image out), on photo patches with ``PHOTO_HOLES``."""
     model = _inpainting_unet(cfg, 3, patches.mean((0, 2, 3)), sees_mask=True)
-    return model, train(cfg, model, "ch04-eraser", patches, **_inpainting_fit(cfg, val_patches, PHOTO_HOLES))
+    return model, train(cfg, model, "ch05-eraser", patches, **_inpainting_fit(cfg, val_patches, PHOTO_HOLES))
 
 
-# --------------------------------------------------------------------------- 05 segmentation
+# --------------------------------------------------------------------------- 06 segmentation
 
 SCENE_LAYOUT = dict(size=32, per_scene=(2, 2), digit_size=(14, 20), max_overlap=0.15)
 SEGMENTATION_CHANNELS = (8, 32, 64, 128)
@@ -229,7 +251,7 @@ def segmenter(cfg: Config, train_scenes: Scenes, val_scenes: Scenes, *, skips: b
     training scenes; ``History.val_metric`` is the validation mean IoU after each epoch.
     """
     model = _seeded(cfg, lambda: UNet(1, train_scenes.num_classes, channels=SEGMENTATION_CHANNELS, skips=skips))
-    history = train(cfg, model, f"ch05-unet{'' if skips else '-noskip'}", train_scenes.x, train_scenes.y,
+    history = train(cfg, model, f"ch06-unet{'' if skips else '-noskip'}", train_scenes.x, train_scenes.y,
                     x_val=val_scenes.x, target_val=val_scenes.y, loss_fn=pixel_loss(train_scenes.num_classes),
                     num_epochs=sizes.of(cfg, "segmentation").epochs, batch_size=32, lr=1e-2,
                     schedule="one-cycle", progress=False, val_metric=functools.partial(_val_mean_iou, val_scenes))
@@ -241,7 +263,7 @@ def _val_mean_iou(val_scenes: Scenes, model) -> float:
     return segmentation_scores(val_scenes.y, predict_labels(model, val_scenes.x), val_scenes.num_classes)["mean_iou"]
 
 
-# --------------------------------------------------------------------------- 06 anomaly detection
+# --------------------------------------------------------------------------- 07 anomaly detection
 
 def normal_part(split, anomaly_digit: int) -> torch.Tensor:
     """The images of a split (``Examples``) that are not ``anomaly_digit``."""
@@ -254,7 +276,7 @@ def digit_anomaly_model(cfg: Config, digits: Splits, anomaly_digit: int) -> Trai
     Its validation data are the normal validation digits: stopping sees no anomaly.
     """
     model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512, 256), latent_dim=16))
-    history = train(cfg, model, f"ch06-mnist-not{anomaly_digit}", normal_part(digits.train, anomaly_digit),
+    history = train(cfg, model, f"ch07-mnist-not{anomaly_digit}", normal_part(digits.train, anomaly_digit),
                     x_val=normal_part(digits.val, anomaly_digit), num_epochs=sizes.of(cfg, "anomaly").digit_epochs,
                     batch_size=cfg.batch_size, lr=1e-3, progress=False, **CONVERGED)
     return model, history
@@ -271,11 +293,11 @@ def beat_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, latent_d
     """An MLP autoencoder 140-64-32-``latent_dim`` for ECG beats (linear output: beats are z-scored)."""
     model = _seeded(cfg, lambda: MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32), latent_dim=latent_dim,
                                                 output="linear"))
-    history = train(cfg, model, name or f"ch06-ecg-mlp{latent_dim}", x, **_beat_fit(cfg, x_val))
+    history = train(cfg, model, name or f"ch07-ecg-mlp{latent_dim}", x, **_beat_fit(cfg, x_val))
     return model, history
 
 
 def beat_conv_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, latent_dim: int = 8) -> Trained:
     """A 1-D convolutional autoencoder (16-32 channels) for ECG beats, trained like ``beat_autoencoder``."""
     model = _seeded(cfg, lambda: Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32), latent_dim=latent_dim))
-    return model, train(cfg, model, f"ch06-ecg-conv{latent_dim}", x, **_beat_fit(cfg, x_val))
+    return model, train(cfg, model, f"ch07-ecg-conv{latent_dim}", x, **_beat_fit(cfg, x_val))

@@ -1,4 +1,4 @@
-"""Generated segmentation scenes for chapter 05: several digits on one canvas, a label per pixel.
+"""Generated segmentation scenes for chapter 06: several digits on one canvas, a label per pixel.
 
 Label 0 is the background; a pixel of digit ``d`` has label ``d + 1``. Where
 two digits overlap, the brighter stroke wins the pixel, so labels and pixels

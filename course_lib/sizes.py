@@ -34,14 +34,20 @@ CHAPTERS = {
         "wide_linear_epochs": (20, 1),  # ... but the wide linear one, which only copies better with time
         "probe_images": (1_000, 200),  # test digits and unseen inputs for the copying test
     },
-    "denoising": {                 # 03 denoising
+    "convolutional": {             # 03 convolutional autoencoders
+        "max_epochs": (100, 1),        # the conv and MLP autoencoders train until validation stops improving ...
+        "skip_epochs": (8, 1),         # ... but the one with skips, which only copies better with time
+        "code_size": (16, 16),         # the conv and MLP autoencoders are compared at this code size
+        "retrieval_neighbours": (10, 10),
+    },
+    "denoising": {                 # 04 denoising
         "test_images": (500, 30),
         "tune_images": (50, 10),       # validation images that choose the filters' settings
         "max_epochs": (40, 1),         # every denoiser and the control train until validation stops improving
         "photo_patches": (4_000, 200),
         "photo_val_patches": (200, 50),
     },
-    "inpainting": {                # 04 inpainting
+    "inpainting": {                # 05 inpainting
         "max_epochs": (60, 1),         # every inpainter trains until its validation loss stops improving
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
@@ -49,7 +55,7 @@ CHAPTERS = {
         "photo_val_patches": (500, 30),
         "photo_test_patches": (300, 40),
     },
-    "segmentation": {              # 05 segmentation
+    "segmentation": {              # 06 segmentation
         "train_scenes": (32_000, 200),  # generated: fresh scenes cost nothing, and none is seen twice a cycle
         "val_scenes": (1_000, 50),
         "test_scenes": (1_000, 100),
@@ -59,9 +65,18 @@ CHAPTERS = {
         "exercise_scenes": (300, 50),
         "three_digit_scenes": (500, 50),
     },
-    "anomaly": {                   # 06 anomaly detection
+    "anomaly": {                   # 07 anomaly detection
         "digit_epochs": (60, 1),       # ceilings: both models train until validation stops improving
         "beat_epochs": (300, 10),
+    },
+    "variational": {               # 08 variational autoencoders
+        "hand_epochs": (2, 1),         # the VAE loop written by hand
+        "max_epochs": (60, 2),         # ceiling: every model trains until validation stops improving
+        "samples": (2_000, 200),       # generated digits per model and way of drawing codes
+        "pairs": (200, 20),            # pairs of test digits to interpolate between
+        "steps": (9, 5),               # codes per interpolation path, both ends included
+        "grid": (15, 6),               # decoded grid over the 2-D code space, per side
+        "bootstrap": (1_000, 50),      # resamples of every interval
     },
 }
 

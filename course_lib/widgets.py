@@ -244,3 +244,53 @@ def segmentation_explorer(x: torch.Tensor, label_maps: dict, num_classes: int) -
     box = W.VBox([slider, out])
     box.slider, box.artists, box.output = slider, [image, *maps], out  # handles for tests
     return mark_main_widget(box)
+
+
+def vae_latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], z_points: torch.Tensor,
+                        labels: torch.Tensor, classify: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                        z_range: tuple[float, float, float, float] = (-3.0, 3.0, -3.0, 3.0)) -> W.Widget:
+    """Two sliders over a 2-D code: a marker moves over the codes of real images, the decoded image updates.
+
+    Args:
+        decode: maps codes (B, 2) to images (B, C, H, W), e.g. a VAE's ``decode``.
+        z_points: codes (N, 2) of real images, drawn as a scatter coloured by ``labels`` (N,).
+        classify: optional images -> class probabilities (B, K); the title then names the
+            most likely class and its probability.
+        z_range: (z0_min, z0_max, z1_min, z1_max) of the sliders; the prior's +-3 by default.
+    """
+    if not isinstance(z_points, torch.Tensor) or z_points.dim() != 2 or z_points.shape[1] != 2 \
+            or len(labels) != len(z_points):
+        raise ValueError(f"z_points must be 2-D codes (N, 2) with one label each, got "
+                         f"{tuple(getattr(z_points, 'shape', ()))} and {len(labels)} labels")
+    if len(z_range) != 4 or z_range[0] >= z_range[1] or z_range[2] >= z_range[3]:
+        raise ValueError(f"z_range must be (z0_min, z0_max, z1_min, z1_max) with min < max, got {z_range}")
+    sliders = [W.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 100, description=f"z[{i}]")
+               for i, (lo, hi) in enumerate((z_range[:2], z_range[2:]))]
+    fig, (ax_map, ax_img) = plt.subplots(1, 2, figsize=(6.4, 3.0), gridspec_kw={"width_ratios": (1.2, 1)})
+    ax_map.scatter(*z_points.T.cpu().numpy(), c=torch.as_tensor(labels).cpu().numpy(), cmap="tab10", s=3, alpha=0.5)
+    ax_map.set(xlim=z_range[:2], ylim=z_range[2:], xlabel="z[0]", ylabel="z[1]")
+    marker, = ax_map.plot([0.0], [0.0], "kx", markersize=10, markeredgewidth=2)
+    shown = ax_img.imshow(torch.zeros(28, 28).numpy(), cmap="gray", vmin=0, vmax=1)
+    ax_img.set_axis_off()
+    fig.tight_layout()
+    out, refresh = figure_output(fig)
+
+    def update(_change=None):
+        z = torch.tensor([[sliders[0].value, sliders[1].value]], dtype=torch.float32)
+        with torch.no_grad():
+            x_hat = decode(z)
+            title = f"z = ({z[0, 0]:.2f}, {z[0, 1]:.2f})"
+            if classify is not None:
+                p = classify(x_hat)[0]
+                title += f"\nclassifier: {int(p.argmax())} ({p.max():.0%})"
+        shown.set_data(_as_image(x_hat[0]))
+        marker.set_data([z[0, 0].item()], [z[0, 1].item()])
+        ax_img.set_title(title, fontsize=9)
+        refresh()
+
+    for s in sliders:
+        s.observe(update, names="value")
+    update()
+    box = W.HBox([W.VBox(sliders), out])
+    box.sliders, box.artist, box.output, box.marker = tuple(sliders), shown, out, marker  # handles for tests
+    return mark_main_widget(box)

@@ -56,7 +56,7 @@ def test_the_second_call_of_a_recipe_loads_the_first_ones_weights(cfg, capsys):
     model, history = recipes.denoiser(cfg, digits, Noise("gaussian", 0.5))
     assert "loaded from the cache" not in capsys.readouterr().out
     again, history2 = recipes.denoiser(cfg, digits, Noise("gaussian", 0.5))
-    assert "ch03-dae-gaussian0.5: trained weights loaded from the cache" in capsys.readouterr().out
+    assert "ch04-dae-gaussian0.5: trained weights loaded from the cache" in capsys.readouterr().out
     assert history2.val_loss == history.val_loss
     assert torch.equal(again(digits.test.x), model(digits.test.x))
     other, _ = recipes.denoiser(cfg, digits, Noise("gaussian", 0.3))  # another noise: another model
@@ -106,7 +106,7 @@ def test_the_segmentation_recipes_scenes_and_networks(cfg):
     assert train.x.shape[-1] == recipes.SCENE_LAYOUT["size"] and not torch.equal(train.x[:5], val.x[:5])
     net, history = recipes.segmenter(cfg, train, val, skips=False)
     assert net(train.x[:2]).shape == (2, train.num_classes, 32, 32)
-    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")] == ["ch05-unet-noskip"]
+    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")] == ["ch06-unet-noskip"]
     assert len(history.val_metric) == ch.epochs + 1 and all(0 <= v <= 1 for v in history.val_metric)
     assert recipes.pixel_loss(train.num_classes).weight[0] == 0.2
 
