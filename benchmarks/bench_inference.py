@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from course_lib.config import get_config
+from course_lib.generative import VAE
 from course_lib.models import Conv1dAutoencoder, ConvAutoencoder, MLPAutoencoder, UNet
 from course_lib.training import predict
 
@@ -39,6 +40,7 @@ def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
                                                                     latent_dim=8, output="linear"), (1, 140)),
         "07 heartbeat conv1d autoencoder": (Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32),
                                                               latent_dim=8), (1, 140)),
+        "08 variational autoencoder 784-256-16": (VAE(hidden=(256,), latent_dim=16), (1, 28, 28)),
     }
 
 
