@@ -158,6 +158,21 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(out)
 
 
+def current_commit() -> str | None:
+    """The repository's short commit hash, with "+changes" when the work tree differs from it; None outside git."""
+    import subprocess
+
+    from course_lib.config import project_root
+
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=project_root())
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode != 0 or not head.stdout.strip():
+        return None
+    return head.stdout.strip() + ("" if git("diff", "--quiet", "HEAD").returncode == 0 else "+changes")
+
+
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
                  jobs: int = 1, speed: dict | None = None) -> dict:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks.
@@ -169,7 +184,7 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
 
     cfg = get_config()
     present = [name for name, ok in dataset_status(cfg.data_dir).items() if ok]
-    meta = {**machine_info(), "mode": mode, "command": command_line(),
+    meta = {**machine_info(), "mode": mode, "command": command_line(), "commit": current_commit(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
             "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
             "elapsed_normalised_min": None if elapsed is None else _round(normalised_minutes(elapsed, speed)),
@@ -207,10 +222,7 @@ def save_committed(results: list[dict], meta: dict) -> Path:
             "elapsed_normalised_min", "cpu_gflops")
     rows = [{k: r[k] for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims")}
             for r in results]
-    import subprocess
-
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=path.parent).stdout.strip() or None
+    commit = meta.get("commit") or current_commit()
     path.write_text(json.dumps({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
                                indent=1) + "\n")
     return path

@@ -220,3 +220,17 @@ def test_a_solution_starts_only_after_its_chapter_finished(tmp_path, monkeypatch
     assert log[0] == ("start", "05_long.ipynb")  # longest of the previous run first
     assert log.index(("start", "05_solutions.ipynb")) > log.index(("end", "05_long.ipynb"))
     assert log.index(("start", "01_solutions.ipynb")) > log.index(("end", "01_a.ipynb"))
+
+
+def test_a_run_report_names_the_commit_its_notebooks_came_from(tmp_path):
+    import subprocess
+
+    from aecourse_tools import report as run_report
+
+    meta = run_report.write_report([], tmp_path, "fast", elapsed=1.0, jobs=1, speed=None)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout: no commit to name")
+    assert meta["commit"].split("+")[0] == head
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["commit"] == meta["commit"]

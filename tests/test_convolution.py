@@ -7,26 +7,28 @@ from course_lib.metrics import unreconstructed_share
 from course_lib.models import ConvAutoencoder, count_parameters
 from course_lib.training import fit, predict
 
-STACKS = {
-    "one 3x3": ([nn.Conv2d(1, 2, 3, padding=1)], 3),
-    "two 3x3": ([nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)], 5),
-    "stride 2, then 3x3": ([nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.Conv2d(2, 2, 3, padding=1)], 7),
-    "pool, then 3x3": ([nn.MaxPool2d(2), nn.Conv2d(1, 2, 3, padding=1)], 6),
-    "5x5 dilated 2": ([nn.Conv2d(1, 1, 5, padding=4, dilation=2)], 9),
+STACKS = {  # built inside the test, after seeding: their weights do not depend on test order
+    "one 3x3": (lambda: [nn.Conv2d(1, 2, 3, padding=1)], 3),
+    "two 3x3": (lambda: [nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)], 5),
+    "stride 2, then 3x3": (lambda: [nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.Conv2d(2, 2, 3, padding=1)], 7),
+    "pool, then 3x3": (lambda: [nn.MaxPool2d(2), nn.Conv2d(1, 2, 3, padding=1)], 6),
+    "5x5 dilated 2": (lambda: [nn.Conv2d(1, 1, 5, padding=4, dilation=2)], 9),
 }
 
 
 @pytest.mark.parametrize("name", list(STACKS))
-def test_receptive_field_matches_what_the_gradient_reaches(name):
-    layers, expected = STACKS[name]
-    torch.manual_seed(0)
-    stack = nn.Sequential(*layers)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_receptive_field_matches_what_the_gradient_reaches(name, seed):
+    make, expected = STACKS[name]
+    torch.manual_seed(seed)
+    stack = nn.Sequential(*make())
     assert receptive_field(stack) == expected
     reached = influence_map(stack, (1, 32, 32))
     rows, cols = reached.any(1).nonzero().flatten(), reached.any(0).nonzero().flatten()
     assert rows.max() - rows.min() + 1 <= expected and cols.max() - cols.min() + 1 <= expected
     # with random weights every pixel of the field matters: the extent is the full field, not less
-    assert rows.max() - rows.min() + 1 >= expected - 1
+    # (max-pooling passes the gradient to one pixel per block, which can cost the field's edge row)
+    assert rows.max() - rows.min() + 1 >= expected - (1 if "pool" in name else 0)
 
 
 def test_receptive_field_of_the_course_encoder_and_what_it_refuses():
