@@ -169,6 +169,13 @@ def cmd_sync(args) -> int:
     return 1 if (args.check and stale) else 0
 
 
+def cmd_site(args) -> int:
+    """Build the static website (Sphinx, MyST-NB) from a run's executed notebooks; nothing is executed."""
+    from .site import cmd_site as build_site
+
+    return build_site(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aecourse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address")
     sync.add_argument("--check", action="store_true", help="only report notebooks out of step")
     sync.set_defaults(func=cmd_sync)
+    site = sub.add_parser("site", help="build the course website from the executed notebooks of a run")
+    site.add_argument("--from", dest="source", default=None,
+                      help="a run's folder (holding results.json) or build dir (default: build/run/full, "
+                           "else build/run/fast)")
+    site.add_argument("--out", default=str(project_root() / "build" / "site"),
+                      help="where the HTML goes (default: build/site)")
+    site.add_argument("--jobs", "-j", type=int, default=1, help="Sphinx processes (default 1)")
+    site.set_defaults(func=cmd_site)
     return parser
 
 
