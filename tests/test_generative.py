@@ -5,26 +5,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from test_recipes import tiny_digits  # digit-shaped stand-ins, shared with the recipes' tests
 
 from course_lib import generative as G
 from course_lib.examples import Examples, Splits
 from course_lib.training import fit, predict
-
-
-def tiny_digits(n=48, seed=0) -> Splits:
-    """Digit-shaped stand-ins: n 28x28 images of 3 blurred strokes, labels 0-9."""
-    g = torch.Generator().manual_seed(seed)
-
-    def split(k):
-        x = torch.zeros(k, 1, 28, 28)
-        for i in range(k):
-            r, c = torch.randint(4, 20, (2,), generator=g).tolist()
-            x[i, 0, r:r + 8, c:c + 2] = 1.0
-            x[i, 0, r:r + 2, c:c + 6] = 0.7
-        return Examples(x, torch.arange(k) % 10)
-
-    return Splits(split(n), split(16), split(16), name="tiny", source="test", is_real=False,
-                  classes=tuple(map(str, range(10))))
 
 
 def test_the_vae_maps_images_to_mean_and_log_variance_and_back():

@@ -25,29 +25,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from test_browser import CHROMIUM, browser_unavailable, sync_playwright  # one place says if Chromium is here
 
 from aecourse_tools import site
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    sync_playwright = None
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_OUT = ROOT / "build" / "site-test"
 SHOTS = ROOT / "build" / "site-shots"
-CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 PHONE = {"width": 390, "height": 844}
-
-
-def browser_unavailable() -> str:
-    """Why these tests cannot run here ('' when they can)."""
-    if sync_playwright is None:
-        return "Playwright is not installed: pip install playwright (in the dev extra)"
-    if not CHROMIUM.is_file():
-        return (f"no Chromium at {CHROMIUM}: apt-get install chromium (or run "
-                f".ci/install-browser), or set COURSE_CHROMIUM to a Chromium/Chrome binary")
-    return ""
 
 
 pytestmark = [pytest.mark.browser,
