@@ -31,10 +31,15 @@ def repository(root: Path | None = None) -> str:
     return m.group(1)
 
 
+def launch_urls(repo: str, path: str) -> tuple[str, str]:
+    """The Colab and Binder addresses that open ``path`` (a notebook or folder of the repository)."""
+    return (f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/{path}",
+            f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?urlpath=lab/tree/{path}")
+
+
 def badges_markdown(repo: str, notebook: str) -> str:
     """Open-in-Colab and Binder badges for ``notebook`` (a path relative to the repository)."""
-    colab = f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/{notebook}"
-    binder = f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?urlpath=lab/tree/{notebook}"
+    colab, binder = launch_urls(repo, notebook)
     return (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab}) "
             f"[![Launch Binder](https://mybinder.org/badge_logo.svg)]({binder})")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from course_lib.config import project_root
 
-from .hosting import BADGES_TAG, SETUP_TAG, badges_markdown, repository
+from .hosting import BADGES_TAG, SETUP_TAG, launch_urls, repository
 
 SITE_SRC = Path(__file__).with_name("site_src")  # conf.py template, CSS
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -70,15 +70,8 @@ def banner_text(meta: dict) -> str:
 
 # ----------------------------------------------------------------------------- notebooks
 
-def launch_links(repo: str, notebook: str) -> tuple[str, str]:
-    """The Colab and Binder addresses of ``notebook``, taken from the badges the notebooks carry."""
-    targets = re.findall(r"\)\]\((\S+?)\)", badges_markdown(repo, notebook))
-    colab, binder = targets
-    return colab, binder
-
-
 def launch_cell_source(repo: str, notebook: str, download: str) -> str:
-    colab, binder = launch_links(repo, notebook)
+    colab, binder = launch_urls(repo, notebook)
     github = f"https://github.com/{repo}/blob/main/{notebook}"
     return ("```{admonition} Run this notebook\n:class: course-launch\n"
             f"[Open in Colab]({colab}) · [Launch on Binder]({binder}) · [View on GitHub]({github}) · "
@@ -183,8 +176,8 @@ def home_page(readme: str, meta: dict, repo: str, chapters: list[str], solutions
     intro = intro.replace("(notebooks/solutions/)", "(solutions.md)").replace("(RESULTS.md)", "(results.md)")
     setup = _readme_section(readme, "Set up and test (two commands)")
     commands = re.search(r"```bash\n.*?```", setup, flags=re.S)
-    binder = f"https://mybinder.org/v2/gh/{repo}/main?urlpath=lab/tree/notebooks"
-    colab = f"https://colab.research.google.com/github/{repo}/blob/main/notebooks/01_autoencoder_from_scratch.ipynb"
+    binder = launch_urls(repo, "notebooks")[1]
+    colab = launch_urls(repo, "notebooks/01_autoencoder_from_scratch.ipynb")[0]
     toc = ("```{toctree}\n:hidden:\n:caption: Chapters\n\n" + "\n".join(f"notebooks/{c}" for c in chapters)
            + "\n```\n\n```{toctree}\n:hidden:\n:caption: Solutions\n\nsolutions\n"
            + "\n".join(f"notebooks/solutions/{s}" for s in solutions)
