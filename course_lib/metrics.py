@@ -113,6 +113,25 @@ def psnr_in_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> fl
     return float(10 * torch.log10(1.0 / pooled.clamp_min(1e-20)))
 
 
+def psnr_in_mask_interval(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor, *,
+                          against: torch.Tensor | None = None, n_resamples: int = 1000, level: float = 0.95,
+                          seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval over the images for ``psnr_in_mask``, pooled within each resample.
+
+    With ``against`` (another fill of the same holes) it is the interval of the lead
+    ``psnr_in_mask(x, x_hat) - psnr_in_mask(x, against)``, both scored on the same resampled images.
+    """
+    _check_mask(x, x_hat, mask)
+    if against is not None:
+        _check_mask(x, against, mask)
+
+    def statistic(i):
+        value = psnr_in_mask(x[i], x_hat[i], mask[i])
+        return value if against is None else value - psnr_in_mask(x[i], against[i], mask[i])
+
+    return bootstrap_interval(statistic, len(x), n_resamples=n_resamples, level=level, seed=seed)
+
+
 def psnr_in_mask_per_image(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """PSNR in dB inside each image's hole, shape (B,); ``inf`` where a fill is exact. Summarise with the median."""
     return 10 * torch.log10(1.0 / mse_in_mask(x, x_hat, mask).double())

@@ -149,3 +149,21 @@ def test_the_inpainter_paints_only_the_hole_so_the_loss_counts_only_the_hole():
         assert torch.allclose(fill_hole(model, apply_mask(x, m), m), out)
     with pytest.raises(ValueError, match="mask as last channel"):
         model(x)
+
+
+def test_hole_psnr_interval_pools_each_resample_and_pairs_a_rival_fill():
+    from course_lib.metrics import psnr_in_mask_interval
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 1, 8, 8, generator=g)
+    m = torch.zeros(40, 1, 8, 8)
+    m[..., 2:6, 2:6] = 1.0
+    good = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    bad = (x + 0.2 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    lo, hi = psnr_in_mask_interval(x, good, m, n_resamples=200)
+    assert lo < psnr_in_mask(x, good, m) < hi and hi - lo < 3
+    lead_lo, lead_hi = psnr_in_mask_interval(x, good, m, against=bad, n_resamples=200)
+    lead = psnr_in_mask(x, good, m) - psnr_in_mask(x, bad, m)
+    assert 0 < lead_lo < lead < lead_hi  # the same resampled images for both fills: a clear lead stays clear
+    with pytest.raises(ValueError):
+        psnr_in_mask_interval(x, good[:-1], m)
