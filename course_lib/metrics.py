@@ -292,6 +292,16 @@ def neighbour_label_share(z: torch.Tensor, y: torch.Tensor, k: int = 10) -> torc
 
 # --------------------------------------------------------------------------- uncertainty
 
+def mean_interval(values: torch.Tensor, *, n_resamples: int = 1000, level: float = 0.95,
+                  seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """The mean of per-item ``values`` (any shape; booleans give a share) and its bootstrap interval over the items."""
+    if not isinstance(values, torch.Tensor) or values.numel() < 2:
+        raise ValueError(f"expected a tensor of at least 2 values, got {type(values).__name__}")
+    flat = values.flatten().float()
+    ci = bootstrap_interval(lambda i: flat[i].mean(), len(flat), n_resamples=n_resamples, level=level, seed=seed)
+    return flat.mean().item(), ci
+
+
 def bootstrap_interval(statistic, n_items: int, *, n_resamples: int = 1000, level: float = 0.95,
                        seed: int = 0) -> tuple[float, float]:
     """A percentile-bootstrap interval: ``statistic(index)`` recomputed on resampled test items.
