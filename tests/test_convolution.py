@@ -112,14 +112,3 @@ def test_neighbour_label_share_against_a_brute_force_count():
         neighbour_label_share(z, y, k=40)
     with pytest.raises(ValueError, match="expected"):
         neighbour_label_share(z, y[:-1])
-
-
-def test_mean_interval_gives_a_share_and_its_bootstrap_interval():
-    from course_lib.metrics import mean_interval
-    flags = torch.arange(200) % 4 == 0  # a share of exactly 0.25
-    share, (lo, hi) = mean_interval(flags, n_resamples=300)
-    assert share == pytest.approx(0.25) and lo < 0.25 < hi and hi - lo < 0.15
-    grid, _ = mean_interval(flags.reshape(20, 10), n_resamples=50)  # any shape: its items are pooled
-    assert grid == pytest.approx(0.25)
-    with pytest.raises(ValueError):
-        mean_interval(torch.ones(1))

@@ -63,3 +63,14 @@ def test_pca_reconstructor_checks_its_inputs(low_rank_images):
         PCAReconstructor(0)
     with pytest.raises(ValueError, match="shape"):
         PCAReconstructor(2).fit(low_rank_images).encode(torch.rand(3, 1, 4, 4))
+
+
+def test_mean_interval_gives_a_share_and_its_bootstrap_interval():
+    from course_lib.metrics import mean_interval
+    flags = torch.arange(200) % 4 == 0  # a share of exactly 0.25
+    share, (lo, hi) = mean_interval(flags, n_resamples=300)
+    assert share == pytest.approx(0.25) and lo < 0.25 < hi and hi - lo < 0.15
+    grid, _ = mean_interval(flags.reshape(20, 10), n_resamples=50)  # any shape: its items are pooled
+    assert grid == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        mean_interval(torch.ones(1))
