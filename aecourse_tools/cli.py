@@ -144,6 +144,10 @@ def cmd_run(args) -> int:
               f"a normalised minute is a minute at {report.REFERENCE_GFLOPS:g}")
     for missed in meta["over_target"]:
         print(f"OVER TARGET: {missed}")
+    for r in results:
+        for echo in r.get("echoes", []):
+            print(f"STRAY OUTPUT: {r['notebook']} cell {echo['cell']} shows {echo['text']!r} under it "
+                  "(end the line with ';' or do not return a value)")
     failed = [r["notebook"] for r in results if r["status"] != "ok"]
     if failed:
         print(f"FAILED: {', '.join(failed)}")

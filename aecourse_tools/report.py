@@ -220,8 +220,8 @@ def save_committed(results: list[dict], meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = ("mode", "command", "cpu", "cores", "python", "torch", "course", "date", "jobs", "elapsed_s",
             "elapsed_normalised_min", "cpu_gflops")
-    rows = [{k: r[k] for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims")}
-            for r in results]
+    rows = [{k: r.get(k) for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims",
+                                   "echoes")} for r in results]
     commit = meta.get("commit") or current_commit()
     path.write_text(json.dumps({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
                                indent=1) + "\n")

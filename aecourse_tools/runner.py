@@ -111,6 +111,25 @@ def _execute(client, deadline: NotebookDeadline, cell_timeout: int) -> str:
         return f"{type(e).__name__}: {one_line(e)}"
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def stray_echoes(nb) -> list[dict]:
+    """Cells whose last line left a value on the learner's screen: an ``execute_result`` that is not a widget.
+
+    A cell that ends in ``report.expect(...)``, a float or a figure without ``;`` shows its
+    value (``True``, ``0.153``, a second copy of the figure) under the cell. Widgets are meant
+    to be shown that way and are left out. Returns ``[{"cell": index, "text": ...}]``.
+    """
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "execute_result" and WIDGET_VIEW not in out.get("data", {}):
+                text = str(out.get("data", {}).get("text/plain", ""))
+                found.append({"cell": i, "text": one_line(text, 80)})
+    return found
+
+
 def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | None, timeout: int,
                  notebook_timeout: float | None = None, threads: int | None = None) -> dict:
     """Execute one notebook with nbclient; return its status, time, memory and figures.
@@ -122,7 +141,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     from nbclient import NotebookClient
 
     row = {"notebook": path.name, "status": "ok", "error": "", "wall_s": 0.0, "peak_mb": 0,
-           "records": {}, "claims": []}
+           "records": {}, "claims": [], "echoes": []}
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:  # noqa: BLE001 - not JSON, not a notebook, unreadable
@@ -148,7 +167,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
         report = {}
     return {**row, "status": "FAILED" if error else "ok", "error": error, "wall_s": round(wall, 1),
             "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
-            "claims": report.get("claims", [])}
+            "claims": report.get("claims", []), "echoes": stray_echoes(nb)}
 
 
 def _chapter(path: Path) -> str:

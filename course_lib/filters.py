@@ -99,7 +99,7 @@ class IntensityCorrection:
 # parameter grids searched on validation data, per filter
 FILTER_GRIDS = {
     "Gaussian": [dict(sigma=s) for s in (0.5, 0.75, 1.0, 1.5)],
-    "median": [dict(size=s) for s in (3, 5)],
+    "median": [dict(size=s) for s in (3, 5, 7)],
     "non-local means": [dict(h=h) for h in (0.15, 0.3, 0.5)],
     "total variation": [dict(weight=w) for w in (0.1, 0.2, 0.4)],
 }
@@ -154,6 +154,21 @@ def tune_filters(noisy_val: torch.Tensor, clean_val: torch.Tensor, grids: dict |
                   for i, params in enumerate(grid)]
         tuned[name] = (grid[min(scores)[1]], None)  # the best PSNR; the first setting on a tie
     return tuned
+
+
+def grid_edges(tuned: dict, grids: dict | None = None) -> list[str]:
+    """The filters whose chosen setting is the first or last of its grid: the best value may lie beyond it.
+
+    ``tuned`` is ``tune_filters``' result; returns lines such as ``"Gaussian sigma=1.5 (the largest tried)"``.
+    """
+    grids = FILTER_GRIDS if grids is None else grids
+    found = []
+    for name, (params, _) in tuned.items():
+        grid = grids[name]
+        if len(grid) > 1 and params in (grid[0], grid[-1]):
+            setting = ", ".join(f"{k}={v:g}" for k, v in params.items())
+            found.append(f"{name} {setting} (the {'smallest' if params == grid[0] else 'largest'} tried)")
+    return found
 
 
 def apply_filters(noisy: torch.Tensor, tuned: dict, reuse: dict | None = None) -> dict[str, torch.Tensor]:

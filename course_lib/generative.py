@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
@@ -209,6 +210,31 @@ def fitted_gaussian_codes(z_train: torch.Tensor, n: int, generator: torch.Genera
     return (mean + eps @ chol.T).float()  # (n, k)
 
 
+def mixture_codes(z_train: torch.Tensor, n: int, generator: torch.Generator, components: int = 10,
+                  seed: int = 0) -> torch.Tensor:
+    """``n`` codes from a mixture of ``components`` Gaussians (full covariances) fitted to ``z_train`` (N, k).
+
+    scikit-learn's ``GaussianMixture`` fits it (EM, started from k-means with ``seed``); the
+    codes are drawn here with the torch ``generator``: a component by its weight, then a
+    point from that component's Gaussian.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    if not isinstance(z_train, torch.Tensor) or z_train.dim() != 2 or len(z_train) <= components * z_train.shape[1]:
+        raise ValueError(f"z_train must be codes (N, k) with N > components * k, got "
+                         f"{tuple(getattr(z_train, 'shape', ()))} for {components} components")
+    if n < 1 or components < 1:
+        raise ValueError(f"need n >= 1 and components >= 1, got {n} and {components}")
+    mixture = GaussianMixture(n_components=components, covariance_type="full", random_state=seed)
+    mixture.fit(z_train.double().numpy())
+    weights, means, covariances = (torch.as_tensor(a, dtype=torch.float64)
+                                   for a in (mixture.weights_, mixture.means_, mixture.covariances_))
+    component = torch.multinomial(weights, n, replacement=True, generator=generator)  # one Gaussian per code
+    chol = torch.linalg.cholesky(covariances)  # (components, k, k)
+    eps = torch.randn(n, z_train.shape[1], 1, generator=generator, dtype=torch.float64)
+    return (means[component] + (chol[component] @ eps).squeeze(-1)).float()  # (n, k)
+
+
 def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
     """Codes on the straight line from each ``z_a`` to each ``z_b`` (P, k): (P, steps, k), ends included."""
     if z_a.shape != z_b.shape or z_a.dim() != 2 or steps < 2:
@@ -302,6 +328,53 @@ def different_label_pairs(y: torch.Tensor, n_pairs: int,
     return a[keep][:n_pairs], b[keep][:n_pairs]
 
 
+def grey_share(x: torch.Tensor, low: float = 0.2, high: float = 0.8) -> torch.Tensor:
+    """Per image, the share of its pixels that are neither near black nor near white, in (low, high): (N,).
+
+    Digits are mostly ink or background; a blurred image has many grey pixels in between.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or not 0 <= low < high <= 1:
+        raise ValueError(f"need images (N, C, H, W) and 0 <= low < high <= 1, got "
+                         f"{tuple(getattr(x, 'shape', ()))}, {low} and {high}")
+    return ((x > low) & (x < high)).flatten(1).float().mean(1)
+
+
+@torch.no_grad()
+def aggregate_codes(model: VAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One code drawn from q(z|x) for every image: together, a sample of the VAE's aggregate posterior (N, k)."""
+    model.eval()
+    mu, logvar = model.encode_stats(x.to(next(model.parameters()).device))
+    return reparameterize(mu.cpu(), logvar.cpu(), generator)
+
+
+def plot_aggregate_posterior(z2: torch.Tensor, y: torch.Tensor, z16: torch.Tensor) -> Figure:
+    """The codes of all training digits against the prior N(0, I): a 2-D scatter coloured by digit ``y``
+    with the prior's 1, 2 and 3 sigma circles, and each of k dimensions' mean and standard deviation
+    against the prior's 0 and 1."""
+    if z2.dim() != 2 or z2.shape[1] != 2 or z16.dim() != 2 or len(y) != len(z2):
+        raise ValueError(f"expected codes (N, 2), labels (N,) and codes (M, k), got {tuple(z2.shape)}, "
+                         f"{tuple(y.shape)} and {tuple(z16.shape)}")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    ax.scatter(z2[:, 0], z2[:, 1], s=2, alpha=0.3, c=plt.cm.tab10(y.numpy() % 10))
+    t = np.linspace(0, 2 * np.pi, 200)
+    for r in (1, 2, 3):
+        ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.8, label="prior N(0, I): 1, 2, 3 sigma" if r == 1 else None)
+    lim = max(3.5, float(z2.abs().quantile(0.995)))
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="z[0]", ylabel="z[1]",
+           title="k=2: one code drawn per training digit, coloured by digit")
+    ax.legend(fontsize=7, loc="upper right")
+    dims = np.arange(z16.shape[1])
+    bx.errorbar(dims, z16.mean(0).numpy(), yerr=z16.std(0).numpy(), fmt="o", color="C0", capsize=3,
+                label="training codes: mean ± standard deviation")
+    bx.errorbar(dims + 0.3, np.zeros(len(dims)), yerr=np.ones(len(dims)), fmt="s", color="k", ms=3, capsize=3,
+                label="prior N(0, 1)")
+    bx.set(xticks=dims, xlabel="code dimension", title=f"k={z16.shape[1]}")
+    bx.legend(fontsize=7)
+    fig.suptitle("The VAE's codes of all training digits against its prior", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 @torch.no_grad()
 def kl_per_dimension(model: VAE, x: torch.Tensor) -> torch.Tensor:
     """The VAE's mean KL divergence per code dimension over images x, in nats: (latent_dim,)."""
@@ -341,7 +414,7 @@ BETA_SWEEP = (0.25, 1.0, 4.0)  # the KL weights of the chapter's sweep, fixed in
 
 def _generative_fit(cfg: Config, x_val: torch.Tensor, loss_fn) -> dict:
     return dict(x_val=x_val, num_epochs=sizes.of(cfg, "variational").max_epochs, batch_size=cfg.batch_size,
-                lr=1e-3, loss_fn=loss_fn, progress=False, **GENERATIVE_CONVERGED)
+                lr=1e-3, loss_fn=loss_fn, **GENERATIVE_CONVERGED)
 
 
 def plain_autoencoder(cfg: Config, digits: Splits, latent_dim: int) -> Trained:

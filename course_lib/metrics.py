@@ -208,25 +208,77 @@ def mean_iou_interval(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: i
                               n_resamples=n_resamples, level=level, seed=seed)
 
 
-def boundary_band(y: torch.Tensor, width: int = 1) -> torch.Tensor:
-    """The pixels along label borders, (B, H, W) bool: with ``width`` 1 those with a 4-neighbour of
-    another label (both sides of every border); each extra unit of ``width`` grows the band by a pixel.
+def _check_labels(y: torch.Tensor, name: str) -> None:
+    if not isinstance(y, torch.Tensor) or y.dim() != 3 or y.is_floating_point() or y.dtype == torch.bool:
+        raise ValueError(f"{name}: expected integer labels (B, H, W), got "
+                         f"{type(y).__name__} {tuple(getattr(y, 'shape', ()))} {getattr(y, 'dtype', '')}")
 
-    Restrict a segmentation's scores to this band to measure how exactly it draws borders:
-    ``segmentation_scores(y[band], pred[band], c)``. Interiors, which a coarse map gets
-    right, are left out.
+
+def boundaries(y: torch.Tensor) -> torch.Tensor:
+    """The label map's borders as lines one pixel thick, (B, H, W) bool.
+
+    A pixel is on a border when its right or lower neighbour has another label: one side
+    of each border only, so a two-pixel stroke gives two thin outlines, not a band that
+    holds the whole stroke.
     """
-    if not isinstance(y, torch.Tensor) or y.dim() != 3 or y.is_floating_point():
-        raise ValueError(f"expected integer labels (B, H, W), got {tuple(getattr(y, 'shape', ()))}")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be an int >= 1, got {width!r}")
+    _check_labels(y, "boundaries")
     edge = torch.zeros_like(y, dtype=torch.bool)
-    edge[:, 1:, :] |= y[:, 1:, :] != y[:, :-1, :]
     edge[:, :-1, :] |= y[:, 1:, :] != y[:, :-1, :]
-    edge[:, :, 1:] |= y[:, :, 1:] != y[:, :, :-1]
     edge[:, :, :-1] |= y[:, :, 1:] != y[:, :, :-1]
-    grown = torch.nn.functional.max_pool2d(edge[:, None].float(), 2 * width - 1, stride=1, padding=width - 1)
-    return grown[:, 0] > 0
+    return edge
+
+
+def _near(edge: torch.Tensor, tolerance: int) -> torch.Tensor:
+    """Pixels within ``tolerance`` (in both directions, a square window) of an ``edge`` pixel."""
+    window = 2 * tolerance + 1
+    return torch.nn.functional.max_pool2d(edge[:, None].float(), window, stride=1, padding=tolerance)[:, 0] > 0
+
+
+def boundary_counts(y_true: torch.Tensor, y_pred: torch.Tensor, tolerance: int = 1) -> torch.Tensor:
+    """Per scene: predicted border pixels near a true border, all predicted ones, true ones near a
+    predicted border, all true ones; shape (B, 4). ``boundary_f_score`` pools them."""
+    _check_labels(y_true, "y_true")
+    _check_labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred must have the same shape, got {tuple(y_true.shape)} and "
+                         f"{tuple(y_pred.shape)}")
+    if not isinstance(tolerance, int) or tolerance < 0:
+        raise ValueError(f"tolerance must be a whole number of pixels >= 0, got {tolerance!r}")
+    true_edge, pred_edge = boundaries(y_true), boundaries(y_pred)
+    hit_pred = pred_edge & _near(true_edge, tolerance)
+    hit_true = true_edge & _near(pred_edge, tolerance)
+    return torch.stack([t.flatten(1).sum(1) for t in (hit_pred, pred_edge, hit_true, true_edge)], 1)
+
+
+def _boundary_f(counts: torch.Tensor) -> dict[str, float]:
+    hit_pred, n_pred, hit_true, n_true = counts.sum(0).double().tolist()
+    precision = hit_pred / n_pred if n_pred else float("nan")
+    recall = hit_true / n_true if n_true else float("nan")
+    f = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return {"precision": precision, "recall": recall, "f": f}
+
+
+def boundary_f_score(y_true: torch.Tensor, y_pred: torch.Tensor, tolerance: int = 1) -> dict[str, float]:
+    """The boundary F-score of a segmentation (Csurka et al., 2013), pooled over the scenes.
+
+    Precision: the share of predicted border pixels within ``tolerance`` pixels of a true
+    border; recall: the share of true border pixels within ``tolerance`` of a predicted one;
+    F is their harmonic mean. It scores where the borders are drawn, not the ink: a mask
+    that fills a stroke's whole width gets the interior right and still scores well only if
+    its outline follows the stroke's to within ``tolerance``.
+    """
+    counts = boundary_counts(y_true, y_pred, tolerance)
+    if counts[:, 3].sum() == 0:
+        raise ValueError("boundary_f_score: the true labels have no border at all (one label everywhere)")
+    return _boundary_f(counts)
+
+
+def boundary_f_interval(y_true: torch.Tensor, y_pred: torch.Tensor, tolerance: int = 1, *,
+                        n_resamples: int = 1000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval over the scenes for ``boundary_f_score``'s F, pooled within each resample."""
+    counts = boundary_counts(y_true, y_pred, tolerance)
+    return bootstrap_interval(lambda i: _boundary_f(counts[i])["f"], len(counts), n_resamples=n_resamples,
+                              level=level, seed=seed)
 
 
 # --------------------------------------------------------------------------- what a code is worth (chapter 02)
@@ -252,9 +304,11 @@ def unreconstructed_share(x: torch.Tensor, x_hat: torch.Tensor) -> float:
     return float((x.double() - x_hat.double()).pow(2).sum() / energy)
 
 
-def linear_probe_accuracy(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor,
-                          y_test: torch.Tensor, alpha: float = 1.0) -> float:
-    """Test accuracy of a linear classifier (scikit-learn's ridge classifier) on standardised codes."""
+def linear_probe_correct(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor,
+                         y_test: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """Whether a linear classifier (scikit-learn's ridge classifier on standardised codes), fitted on the
+    training codes, labels each test code right: (N,) bool. Its mean is ``linear_probe_accuracy``;
+    ``mean_interval`` of it gives the accuracy's bootstrap interval over the test items."""
     from sklearn.linear_model import RidgeClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -269,7 +323,13 @@ def linear_probe_accuracy(z_train: torch.Tensor, y_train: torch.Tensor, z_test: 
         raise ValueError(f"alpha must be positive, got {alpha}")
     probe = make_pipeline(StandardScaler(), RidgeClassifier(alpha=alpha))
     probe.fit(z_train.double().numpy(), y_train.numpy())
-    return float(probe.score(z_test.double().numpy(), y_test.numpy()))
+    return torch.from_numpy(probe.predict(z_test.double().numpy()) == y_test.numpy())
+
+
+def linear_probe_accuracy(z_train: torch.Tensor, y_train: torch.Tensor, z_test: torch.Tensor,
+                          y_test: torch.Tensor, alpha: float = 1.0) -> float:
+    """Test accuracy of a linear classifier (scikit-learn's ridge classifier) on standardised codes."""
+    return linear_probe_correct(z_train, y_train, z_test, y_test, alpha).double().mean().item()
 
 
 def neighbour_label_share(z: torch.Tensor, y: torch.Tensor, k: int = 10) -> torch.Tensor:

@@ -196,7 +196,8 @@ class UNet(nn.Module):
         """Height and width of inputs must be multiples of this."""
         return 2 ** (len(self.channels) - 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _encoder_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every encoder level's feature map, the bottleneck last."""
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected images (B, {self.in_channels}, H, W), got "
                              f"{tuple(getattr(x, 'shape', ()))}")
@@ -209,6 +210,14 @@ class UNet(nn.Module):
         for i, block in enumerate(self.down):
             x = block(x if i == 0 else self.pool(x))  # (B, channels[i], H/2^i, W/2^i)
             features.append(x)
+        return features
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The bottleneck feature map (B, channels[-1], H/m, W/m): the code, when there are no skips."""
+        return self._encoder_features(x)[-1].contiguous()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self._encoder_features(x)
         x = features.pop()                            # bottleneck (B, channels[-1], H/m, W/m)
         for up, merge in zip(self.up, self.merge):
             x = up(x)                                 # doubles H and W

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .training import History
 
@@ -112,6 +113,7 @@ def plot_history(histories: Mapping[str, History] | History, log: bool = True) -
         if h.val_loss:
             ax.plot(range(len(h.val_loss)), h.val_loss, "--", color=color, label=f"{name} val")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_ylabel("loss")
     if log:
         ax.set_yscale("log")
@@ -177,17 +179,35 @@ def bar_table(values: Mapping[str, float], ylabel: str, title: str = "") -> Figu
 
 
 def line_panels(xs: Sequence[float], panels: Mapping[str, Mapping[str, Sequence[float]]],
-                xlabel: str, logx: bool = False) -> Figure:
-    """Side-by-side panels (title -> {series name -> y values over ``xs``}) with markers."""
+                xlabel: str, logx: bool = False,
+                intervals: Mapping[str, Mapping[str, Sequence[tuple[float, float]]]] | None = None,
+                hline: float | None = None) -> Figure:
+    """Side-by-side panels (title -> {series name -> y values over ``xs``}) with markers.
+
+    ``intervals``, shaped like ``panels`` (any subset of it), gives a (low, high) interval per
+    point, drawn as an error bar. Whole-number ``xs`` (epochs, sizes) get whole-number ticks.
+    ``hline`` draws a reference level (e.g. 0 for a difference) in every panel.
+    """
     if not panels or any(len(v) != len(xs) for p in panels.values() for v in p.values()):
         raise ValueError(f"every series needs one value per x ({len(xs)} xs)")
+    intervals = intervals or {}
+    if any(len(v) != len(xs) for p in intervals.values() for v in p.values()):
+        raise ValueError(f"every interval series needs one (low, high) per x ({len(xs)} xs)")
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
     for ax, (title, series) in zip(axes[0], panels.items()):
         for i, (name, ys) in enumerate(series.items()):
-            ax.plot(xs, [np.nan if y is None else y for y in ys], "o-", color=f"C{i}", label=name, ms=4)
+            ys = np.array([np.nan if y is None else y for y in ys], dtype=float)
+            ax.plot(xs, ys, "o-", color=f"C{i}", label=name, ms=4)
+            if name in intervals.get(title, {}):
+                lo, hi = np.array(intervals[title][name], dtype=float).T
+                ax.errorbar(xs, ys, yerr=[ys - lo, hi - ys], fmt="none", ecolor=f"C{i}", capsize=3, lw=1)
         if logx:
             ax.set_xscale("log", base=2)
             ax.set_xticks(list(xs), [f"{x:g}" for x in xs])
+        elif all(float(x).is_integer() for x in xs):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if hline is not None:
+            ax.axhline(hline, color="k", lw=0.8, ls="--")
         ax.set_xlabel(xlabel)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
@@ -207,25 +227,33 @@ def _scores_and_labels(scores, y_anomaly) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def _hist_scores(ax, s: np.ndarray, y: np.ndarray, density: bool = False) -> None:
-    """Overlaid histograms of normal (blue) and anomalous (orange) scores, log x when positive."""
+def _hist_scores(ax, s: np.ndarray, y: np.ndarray, shares: bool = False) -> None:
+    """Overlaid histograms of normal (blue) and anomalous (orange) scores, log x when positive.
+
+    On a log axis the bins are equally wide in log units, so a bar's height compares with
+    every other bar's. ``shares``: each group's bars show the share of that group's items in
+    the bin (each group sums to 1), so a rare group is as visible as a common one; a density
+    per linear unit would shrink every bar on the right of a log axis.
+    """
     log = bool(np.all(s > 0))
     bins = np.geomspace(s.min(), s.max(), 40) if log else np.linspace(s.min(), s.max(), 40)
     for label, name in enumerate(("normal", "anomaly")):
-        ax.hist(s[y == label], bins=bins, alpha=0.6, color=f"C{label}", density=density,
-                label=f"{name} ({int((y == label).sum())})")
+        group = s[y == label]
+        weights = np.full(len(group), 1 / max(len(group), 1)) if shares else None
+        ax.hist(group, bins=bins, alpha=0.6, color=f"C{label}", weights=weights,
+                label=f"{name} ({len(group)})")
     if log:
         ax.set_xscale("log")
-    ax.set_xlabel("anomaly score")
-    ax.set_ylabel("density" if density else "count")
+    ax.set_xlabel("anomaly score" + (" (log scale)" if log else ""))
+    ax.set_ylabel("share of the group per bin" if shares else "count")
     ax.legend(fontsize=8)
 
 
 def plot_score_histograms(scores, y_anomaly, threshold: float | None = None, title: str = "") -> Figure:
-    """Normalised histograms of the scores of normal and anomalous items, and the threshold if given."""
+    """Histograms of the scores of normal and anomalous items, each as shares of its group, and the threshold."""
     s, y = _scores_and_labels(scores, y_anomaly)
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    _hist_scores(ax, s, y, density=True)
+    _hist_scores(ax, s, y, shares=True)
     if threshold is not None:
         ax.axvline(threshold, color="k", ls="--", lw=1)
         ax.text(threshold, ax.get_ylim()[1] * 0.95, " threshold", va="top", fontsize=8)

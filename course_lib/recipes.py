@@ -19,10 +19,10 @@ from . import sizes
 from .config import Config
 from .corruptions import InpaintingTransform, Noise
 from .examples import Splits
-from .metrics import segmentation_scores
+from .metrics import neighbour_label_share, segmentation_scores, unreconstructed_share
 from .models import Conv1dAutoencoder, ConvAutoencoder, Inpainter, MLPAutoencoder, UNet
 from .scenes import Scenes, make_scenes
-from .training import History, PixelCrossEntropy, fit_cached, predict_labels
+from .training import History, PixelCrossEntropy, fit_cached, predict, predict_labels
 
 Trained = tuple[nn.Module, History]
 
@@ -74,19 +74,26 @@ CONVERGED = dict(schedule="plateau", patience=3, min_improvement=3e-3)
 def _bottleneck_fit(cfg: Config, digits: Splits, num_epochs: int | None = None) -> dict:
     """Adam at 1e-3 in batches of 64, ``CONVERGED``, at most ``max_epochs``."""
     epochs = sizes.of(cfg, "bottleneck").max_epochs if num_epochs is None else num_epochs
-    return dict(x_val=digits.val.x, num_epochs=epochs, batch_size=cfg.batch_size, lr=1e-3, progress=False,
+    return dict(x_val=digits.val.x, num_epochs=epochs, batch_size=cfg.batch_size, lr=1e-3,
                 **CONVERGED)
 
 
+def bottleneck_autoencoder(cfg: Config, digits: Splits, latent_dim: int) -> Trained:
+    """The MLP autoencoder 784-512-``latent_dim``-512-784 of chapters 01 and 02, seeded with ``cfg.seed + latent_dim``.
+
+    Adam at 1e-3 until the validation loss stops improving (``CONVERGED``). Chapter 01 trains
+    it at 32 and 2, chapter 02 at every size of its sweep: the same model, so the two
+    chapters' figures agree (and the second finds the first's weights in the cache).
+    """
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512,), latent_dim=latent_dim), seed_offset=latent_dim)
+    return model, train(cfg, model, f"ch02-mlp512-k{latent_dim}", digits.train.x, **_bottleneck_fit(cfg, digits))
+
+
 def code_size_sweep(cfg: Config, digits: Splits, latent_dims) -> dict[int, Trained]:
-    """One MLP autoencoder 784-512-k per code size k, each seeded with ``cfg.seed + k``."""
-    sweep = {}
-    for k in latent_dims:
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"latent_dims must be positive ints, got {k!r}")
-        model = _seeded(cfg, lambda k=k: MLPAutoencoder(hidden=(512,), latent_dim=k), seed_offset=k)
-        sweep[k] = (model, train(cfg, model, f"ch02-mlp512-k{k}", digits.train.x, **_bottleneck_fit(cfg, digits)))
-    return sweep
+    """``bottleneck_autoencoder`` at each code size of ``latent_dims``: {k: (model, history)}."""
+    return {k: bottleneck_autoencoder(cfg, digits, k) for k in latent_dims}
 
 
 def deep_autoencoder(cfg: Config, digits: Splits, latent_dim: int = 16) -> Trained:
@@ -125,6 +132,11 @@ def conv_autoencoder(cfg: Config, digits: Splits, latent_dim: int, *, skips: boo
     improving (at most ``max_epochs``); with skips it can copy, copies ever better, and gets
     ``skip_epochs``, like chapter 02's wide linear model. ``transform`` corrupts its inputs
     during training (the targets stay clean).
+
+    ``History.val_metric`` follows what the lesson is about after every epoch: without skips,
+    how often a validation digit's nearest validation digits in code space share its label
+    (``val_neighbour_share``); with skips, how much of uniform noise it leaves unreconstructed
+    (``val_noise_unreconstructed``: falling means it copies better).
     """
     model = _seeded(cfg, lambda: ConvAutoencoder(channels=channels, latent_dim=latent_dim, skips=skips),
                     seed_offset=latent_dim)
@@ -133,7 +145,20 @@ def conv_autoencoder(cfg: Config, digits: Splits, latent_dim: int, *, skips: boo
     name += "" if transform is None else "-noisy"
     ch = sizes.of(cfg, "convolutional")
     settings = _bottleneck_fit(cfg, digits, ch.skip_epochs if skips else ch.max_epochs)
-    return model, train(cfg, model, name, digits.train.x, transform=transform, **settings)
+    watch = (functools.partial(val_noise_unreconstructed, torch.rand(digits.val.x.shape,
+                                                                     generator=torch.Generator().manual_seed(cfg.seed)))
+             if skips else functools.partial(val_neighbour_share, digits.val.x, digits.val.y, ch.retrieval_neighbours))
+    return model, train(cfg, model, name, digits.train.x, transform=transform, val_metric=watch, **settings)
+
+
+def val_neighbour_share(x_val: torch.Tensor, y_val: torch.Tensor, k: int, model) -> float:
+    """The mean share of each validation digit's ``k`` nearest validation digits in code space with its label."""
+    return neighbour_label_share(predict(model, x_val, method="encode"), y_val, k=k).mean().item()
+
+
+def val_noise_unreconstructed(noise: torch.Tensor, model) -> float:
+    """The share of ``noise``'s energy that ``model`` leaves unreconstructed (0: it copies the noise exactly)."""
+    return unreconstructed_share(noise, predict(model, noise).clamp(0, 1))
 
 
 # --------------------------------------------------------------------------- 04 denoising
@@ -153,7 +178,7 @@ def unet(cfg: Config, mean_pixel: float, skips: bool = True) -> nn.Module:
 def _denoising_fit(cfg: Config, x_val: torch.Tensor, transform: Noise | None, batch_size: int) -> dict:
     """Adam at 3e-3 until the validation loss stops improving (``CONVERGED``), at most ``max_epochs``."""
     return dict(x_val=x_val, transform=transform, num_epochs=sizes.of(cfg, "denoising").max_epochs,
-                batch_size=batch_size, lr=3e-3, progress=False, **CONVERGED)
+                batch_size=batch_size, lr=3e-3, **CONVERGED)
 
 
 def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> Trained:
@@ -182,7 +207,7 @@ def photo_denoiser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor
 # --------------------------------------------------------------------------- 05 inpainting
 
 DIGIT_HOLES = dict(num_blocks=1, block=(8, 14))  # one block, each side 8 to 14 pixels
-PHOTO_HOLES = dict(num_blocks=1, block=(6, 12))
+PHOTO_HOLES = dict(num_blocks=1, block=(4, 24))  # from a few pixels to most of a 32x32 patch
 
 
 def _inpainting_unet(cfg: Config, channels: int, mean_pixel, sees_mask: bool) -> Inpainter:
@@ -193,33 +218,40 @@ def _inpainting_unet(cfg: Config, channels: int, mean_pixel, sees_mask: bool) ->
     return Inpainter(net, sees_mask=sees_mask)
 
 
-# Convolutions are slow on a CPU, so the inpainters stop sooner than the MLPs: once two epochs in a
-# row bring less than 1% (5-9 epochs measured; patience 3 at 0.3% took 27-30 and gained 0.9 dB in
-# centre holes, with the same verdicts).
-INPAINTING_CONVERGED = dict(schedule="plateau", patience=2, min_improvement=1e-2)
+def _inpainting_fit(cfg: Config, x_val: torch.Tensor, holes: dict, num_epochs: int, kind: str = "blocks") -> dict:
+    """Fresh holes for every batch; one cycle up to 1e-2 in batches of 32 over ``num_epochs``, no early stop.
 
-
-def _inpainting_fit(cfg: Config, x_val: torch.Tensor, holes: dict, kind: str = "blocks") -> dict:
-    """Fresh holes for every batch; Adam at 3e-3 in batches of 32 until the validation loss stops improving."""
-    return dict(x_val=x_val, transform=InpaintingTransform(kind, **holes), batch_size=32, lr=3e-3,
-                num_epochs=sizes.of(cfg, "inpainting").max_epochs, **INPAINTING_CONVERGED)
+    Every inpainter of a comparison gets the same fixed budget, so none can stop early on one
+    noisy validation epoch while its rival trains on; the validation loss after every epoch
+    shows how far each got (a learning curve over one budget, as in chapter 06).
+    """
+    return dict(x_val=x_val, transform=InpaintingTransform(kind, **holes), batch_size=32, lr=1e-2,
+                schedule="one-cycle", num_epochs=num_epochs)
 
 
 def inpainter(cfg: Config, digits: Splits, kind: str = "blocks", with_mask_channel: bool = True) -> Trained:
     """A U-Net that fills holes of ``kind`` in digits; it paints only the hole, so only the hole is in its loss.
 
-    With ``with_mask_channel`` it also sees the mask as a second input channel.
+    With ``with_mask_channel`` it also sees the mask as a second input channel. Trained for
+    ``sizes inpainting.epochs`` passes (``_inpainting_fit``).
     """
     model = _inpainting_unet(cfg, 1, digits.train.x.mean().item(), with_mask_channel)
     name = f"ch05-unet-mask{int(with_mask_channel)}" if kind == "blocks" else f"ch05-unet-{kind}"
     holes = DIGIT_HOLES if kind == "blocks" else {}
-    return model, train(cfg, model, name, digits.train.x, **_inpainting_fit(cfg, digits.val.x, holes, kind))
+    settings = _inpainting_fit(cfg, digits.val.x, holes, sizes.of(cfg, "inpainting").epochs, kind)
+    return model, train(cfg, model, name, digits.train.x, **settings)
 
 
-def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
-    """The same recipe in colour (image + mask in, image out), on photo patches with ``PHOTO_HOLES``."""
+def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor, name: str = "ch05-eraser") -> Trained:
+    """The same recipe in colour (image + mask in, image out), on photo patches with ``PHOTO_HOLES``.
+
+    Its budget is a number of patches seen (``sizes inpainting.eraser_patches_seen``), whatever
+    the number of distinct ``patches``: fewer patches get more epochs, so erasers trained on
+    more or less data get the same compute.
+    """
     model = _inpainting_unet(cfg, 3, patches.mean((0, 2, 3)), sees_mask=True)
-    return model, train(cfg, model, "ch05-eraser", patches, **_inpainting_fit(cfg, val_patches, PHOTO_HOLES))
+    epochs = max(1, round(sizes.of(cfg, "inpainting").eraser_patches_seen / len(patches)))
+    return model, train(cfg, model, name, patches, **_inpainting_fit(cfg, val_patches, PHOTO_HOLES, epochs))
 
 
 # --------------------------------------------------------------------------- 06 segmentation
@@ -254,7 +286,7 @@ def segmenter(cfg: Config, train_scenes: Scenes, val_scenes: Scenes, *, skips: b
     history = train(cfg, model, f"ch06-unet{'' if skips else '-noskip'}", train_scenes.x, train_scenes.y,
                     x_val=val_scenes.x, target_val=val_scenes.y, loss_fn=pixel_loss(train_scenes.num_classes),
                     num_epochs=sizes.of(cfg, "segmentation").epochs, batch_size=32, lr=1e-2,
-                    schedule="one-cycle", progress=False, val_metric=functools.partial(_val_mean_iou, val_scenes))
+                    schedule="one-cycle", val_metric=functools.partial(_val_mean_iou, val_scenes))
     return model, history
 
 
@@ -278,14 +310,14 @@ def digit_anomaly_model(cfg: Config, digits: Splits, anomaly_digit: int) -> Trai
     model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512, 256), latent_dim=16))
     history = train(cfg, model, f"ch07-mnist-not{anomaly_digit}", normal_part(digits.train, anomaly_digit),
                     x_val=normal_part(digits.val, anomaly_digit), num_epochs=sizes.of(cfg, "anomaly").digit_epochs,
-                    batch_size=cfg.batch_size, lr=1e-3, progress=False, **CONVERGED)
+                    batch_size=cfg.batch_size, lr=1e-3, **CONVERGED)
     return model, history
 
 
 def _beat_fit(cfg: Config, x_val: torch.Tensor) -> dict:
     """Adam at 2e-3 in batches of 32 until the loss on the normal validation beats stops improving."""
     return dict(x_val=x_val, num_epochs=sizes.of(cfg, "anomaly").beat_epochs, batch_size=32, lr=2e-3,
-                progress=False, **CONVERGED)
+                **CONVERGED)
 
 
 def beat_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, latent_dim: int = 8,

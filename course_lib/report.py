@@ -24,8 +24,9 @@ def _write() -> None:
 
 
 def record(name: str, value: float, *, unit: str = "", note: str = "",
-           interval: tuple[float, float] | None = None) -> float:
-    """Keep a headline figure under ``name`` and return it unchanged.
+           interval: tuple[float, float] | None = None) -> None:
+    """Keep a headline figure under ``name``. Nothing is returned, so a record on a cell's last
+    line leaves no stray number under the cell.
 
     ``interval``: e.g. a 95% bootstrap interval over the test items (``metrics.bootstrap_interval``).
     """
@@ -45,15 +46,16 @@ def record(name: str, value: float, *, unit: str = "", note: str = "",
         entry["interval"] = [lo, hi]
     _RECORDS[name] = entry
     _write()
-    return value
 
 
-def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -> bool:
+def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -> None:
     """Check a claim the chapter makes about ``data`` (a dataset, read for its ``is_real``).
 
     A failing claim raises AssertionError when it is enforced: by default in a full run
     on real data only, since a fast run trains too little and the offline fallback is
-    other data. ``enforce`` decides instead when given (the tests use it).
+    other data. ``enforce`` decides instead when given (the tests use it). The verdict is
+    printed and written to the report; nothing is returned, so a claim on a cell's last
+    line does not echo a stray ``True`` under it.
     """
     if enforce is None:
         from .config import get_config
@@ -66,7 +68,6 @@ def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -
     print(f"claim: {claim}: {status}")
     if enforce and not holds:
         raise AssertionError(f"the chapter claims '{claim}', but this full run shows otherwise")
-    return holds
 
 
 def records() -> dict[str, dict]:

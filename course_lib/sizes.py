@@ -25,7 +25,6 @@ DATA = {  # every chapter: the dataset splits, the batch and chapter 01's epochs
 CHAPTERS = {
     "autoencoder": {               # 01 an autoencoder from scratch, and its solutions
         "hand_epochs": (3, 1),         # the loop written by hand
-        "code2_epochs": (10, 1),       # the 2-D code for the pictures of the code space
         "manifold_grid": (15, 8),      # decoded grid of the 2-D code space, per side
         "exercise_epochs": (5, 1),     # every model of the solutions
     },
@@ -48,10 +47,13 @@ CHAPTERS = {
         "photo_val_patches": (200, 50),
     },
     "inpainting": {                # 05 inpainting
-        "max_epochs": (60, 1),         # every inpainter trains until its validation loss stops improving
+        "epochs": (12, 1),             # both digit inpainters: one cycle of this many passes
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
-        "photo_patches": (4_000, 100),
+        "photo_patches": (4_000, 100),  # the eraser's distinct training patches ...
+        "eraser_study_patches": ((1_000, 2_000), (50,)),  # ... and the smaller sets of the study
+        "eraser_patches_seen": (32_000, 200),  # every eraser's budget: patches seen, repeats included
+        "eraser_holes": ((4, 8, 12, 16, 20, 24), (8, 16)),  # sides of the centre holes it is scored on
         "photo_val_patches": (500, 30),
         "photo_test_patches": (300, 40),
     },

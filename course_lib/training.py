@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from . import cache
+from .progress import TrainingProgress, stop_reason, summary_line
 from .speed import adam
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -112,11 +112,15 @@ def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = No
 
 def train_epoch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, optimizer, *,
                 batch_size: int, loss_fn: LossFn, generator: torch.Generator,
-                transform: Transform | None = None, scheduler=None, device: str = "cpu") -> float:
-    """One pass over ``x`` in shuffled batches, chapter 01's loop; returns the mean batch loss."""
+                transform: Transform | None = None, scheduler=None, device: str = "cpu",
+                on_step: Callable[[int], None] | None = None) -> float:
+    """One pass over ``x`` in shuffled batches, chapter 01's loop; returns the mean batch loss.
+
+    ``on_step(step)`` is called after each batch (from 1), e.g. to show progress.
+    """
     model.train()
     total = 0.0
-    for idx in batch_indices(len(x), batch_size, generator=generator):
+    for step, idx in enumerate(batch_indices(len(x), batch_size, generator=generator), 1):
         x_in = x[idx] if transform is None else transform(x[idx], generator)
         x_hat = model(x_in.to(device))                   # forward
         loss = loss_fn(x_hat, target[idx].to(device))
@@ -126,6 +130,8 @@ def train_epoch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, optimiz
         if scheduler is not None:
             scheduler.step()
         total += loss.item() * len(idx)
+        if on_step is not None:
+            on_step(step)
     return total / len(x)
 
 
@@ -134,7 +140,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
         transform: Transform | None = None, seed: int = 0, device: str = "cpu",
         progress: bool = True, schedule: str = "constant", patience: int | None = None,
-        min_improvement: float = 1e-3, val_metric: Callable[[nn.Module], float] | None = None) -> History:
+        min_improvement: float = 1e-3, val_metric: Callable[[nn.Module], float] | None = None,
+        label: str = "training") -> History:
     """Train ``model`` to map ``transform(x)`` (default: ``x``) to ``target`` (default: ``x``).
 
     ``train_epoch`` once per epoch with Adam, the losses measured before and after each.
@@ -195,14 +202,15 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     history.train_loss.append(measure(x[::every], target[::every], seed=seed))
     validate()
     start = time.perf_counter()
-    bar = tqdm(range(num_epochs), desc="epochs", disable=not progress, leave=False)
-    for _ in bar:
+    steps = -(-len(x) // batch_size)
+    shown = TrainingProgress(label, num_epochs, steps, enabled=progress)
+    for epoch in range(1, num_epochs + 1):
         history.train_loss.append(train_epoch(model, x, target, optimizer, batch_size=batch_size,
                                               loss_fn=loss_fn, generator=g, transform=transform,
-                                              scheduler=scheduler, device=device))
+                                              scheduler=scheduler, device=device,
+                                              on_step=lambda step, e=epoch: shown.step(e, step)))
         validate()
-        bar.set_postfix(train=f"{history.train_loss[-1]:.4f}",
-                        val=f"{history.val_loss[-1]:.4f}" if history.val_loss else "-")
+        shown.epoch(epoch, history.train_loss[-1], history.val_loss[-1] if history.val_loss else None)
         if plateau is not None:
             plateau.step(history.val_loss[-1])
         if stopper is not None and stopper.stop(history.val_loss[-1]):
@@ -212,6 +220,10 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     history.images_per_second = history.epochs * len(x) / max(history.seconds, 1e-9)
     if stopper is not None:
         history.best_epoch = stopper.restore()
+    kept = history.best_epoch if history.best_epoch else history.epochs  # the epoch whose weights the model has
+    shown.finish(summary_line(label, history.epochs, history.seconds, history.best_epoch,
+                              history.val_loss[kept] if history.val_loss else None,
+                              stop_reason(num_epochs, history.converged, patience, min_improvement)))
     model.eval()
     return history
 
@@ -280,18 +292,22 @@ def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Ten
 
     The key (``cache.fingerprint``) covers the model's code, attributes and initial
     weights, the data, every fit argument and the code of every function passed in,
-    so any change retrains (``progress`` and ``val_metric`` only watch training: they are left
-    out). ``cache_dir=None`` disables the cache. A hit prints one
-    line naming its file; an unusable file is removed and retrained, with a warning.
+    so any change retrains. ``val_metric`` is in the key too: the history it fills is part of
+    what a hit returns, so a changed metric must not return the old curve. ``progress`` only
+    shows the training and is left out. ``cache_dir=None`` disables the cache. ``fit``'s
+    progress line is labelled ``name``; a hit prints the same summary, saying where the
+    weights came from; an unusable file is removed and retrained, with a warning.
     """
     cache.check_name(name)
+    fit_kwargs.setdefault("label", name)
     if cache_dir is None:
         return fit(model, x, target, **fit_kwargs)
-    settings = sorted((k, v) for k, v in fit_kwargs.items() if k not in ("progress", "val_metric"))  # they only watch
+    settings = sorted((k, v) for k, v in fit_kwargs.items() if k not in ("progress", "label"))  # they only show
     path = cache.entry_path(cache_dir, name, cache.fingerprint(model, x, target, settings))
     history = cache.load(path, model, into=History, device=fit_kwargs.get("device", "cpu"))
     if history is not None:
-        print(f"{name}: trained weights loaded from the cache ({path}); delete that file to train again")
+        print(f"{name}: trained weights loaded from the weights cache ({history.epochs} epochs"
+              + (f", best epoch {history.best_epoch}" if history.best_epoch else "") + ")")
         return history
     writable = cache.usable_folder(cache_dir)
     history = fit(model, x, target, **fit_kwargs)

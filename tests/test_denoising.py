@@ -100,6 +100,16 @@ def test_tune_filters_picks_the_best_setting_on_validation():
         tune_filters(noisy, x, grids={"wavelet": [{}]})
 
 
+def test_a_setting_chosen_at_the_edge_of_its_grid_is_named():
+    from course_lib.filters import grid_edges
+
+    x = _squares()
+    noisy = gaussian_noise(x, torch.Generator().manual_seed(0), 0.3)
+    wide = {"Gaussian": [dict(sigma=0.1), dict(sigma=1.0), dict(sigma=8.0)]}
+    low = {"Gaussian": [dict(sigma=0.05), dict(sigma=0.1), dict(sigma=0.2)]}
+    assert grid_edges(tune_filters(noisy, x, grids=wide), wide) == []  # the best lies inside the grid
+    assert grid_edges(tune_filters(noisy, x, grids=low), low) == ["Gaussian sigma=0.2 (the largest tried)"]
+
 
 def test_tuning_both_ways_at_once_matches_tuning_each_and_reuses_filter_runs(monkeypatch):
     x = _squares()

@@ -61,3 +61,125 @@ def test_quoted_figures_match_the_committed_full_run(path):
                 for i, (written, unit, name) in found
                 if name not in records or mismatch(written, unit, records[name])]
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- directions, rankings and ties
+
+# A sentence that states a direction, a ranking or a tie ends with an invisible check of it:
+#   "the denoiser beats the control<!--check: ch04_dae_psnr_g05 > ch04_clean_bottleneck_psnr_g05-->"
+#   "on strokes the two are tied<!--check: lo(ch05_strokes_lead) < 0 < hi(ch05_strokes_lead)-->"
+# Operands: a record's value (its name), lo(name) / hi(name) (its interval), or a number; comparisons
+# <, <=, >, >= may chain, and clauses join with "and".
+CHECK = re.compile(r"<!--\s*check:\s*(.+?)\s*-->", re.S)
+TOKEN = re.compile(r"\s*(?:(lo|hi)\(\s*([\w.-]+)\s*\)|(-?\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w.])|(<=|>=|<|>)|(and)\b"
+                   r"|([A-Za-z][\w.-]*))")
+COMPARE = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+
+
+def _tokens(expression: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(expression.rstrip()):
+        m = TOKEN.match(expression, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"cannot read {expression[pos:]!r} in the check {expression!r}")
+        bound, bounded, number, op, conj, name = m.groups()
+        out.append(("bound", f"{bound}:{bounded}") if bound else ("number", number) if number else
+                   ("op", op) if op else ("and", conj) if conj else ("name", name))
+        pos = m.end()
+    return out
+
+
+def evaluate_check(expression: str, records: dict) -> bool:
+    """Whether ``expression`` holds on ``records`` ({name: {"value", "interval"?}}); ValueError if unreadable."""
+    def operand(kind: str, text: str) -> float:
+        if kind == "number":
+            return float(text)
+        which, name = text.split(":", 1) if kind == "bound" else ("value", text)
+        if name not in records:
+            raise ValueError(f"no record {name!r}")
+        if which == "value":
+            return float(records[name]["value"])
+        if "interval" not in records[name]:
+            raise ValueError(f"record {name!r} has no interval")
+        return float(records[name]["interval"][0 if which == "lo" else 1])
+
+    clauses, current = [], []
+    for token in _tokens(expression) + [("and", "and")]:
+        if token[0] == "and":
+            clauses.append(current)
+            current = []
+        else:
+            current.append(token)
+    holds = True
+    for clause in clauses:
+        if len(clause) < 3 or len(clause) % 2 == 0 or any(k != "op" for k, _ in clause[1::2]) \
+                or any(k == "op" for k, _ in clause[0::2]):
+            raise ValueError(f"a clause must be operand (op operand)+, got {clause} in {expression!r}")
+        values = [operand(*t) for t in clause[0::2]]
+        holds &= all(COMPARE[op](a, b) for a, (_, op), b in zip(values, clause[1::2], values[1:]))
+    return holds
+
+
+def test_the_check_syntax():
+    records = {"a": {"value": 2.0, "interval": [1.5, 2.5]}, "b.1": {"value": 1.0}, "gap": {"value": 0.1,
+                                                                                          "interval": [-0.2, 0.3]}}
+    assert evaluate_check("a > b.1", records) and not evaluate_check("a < b.1", records)
+    assert evaluate_check("lo(gap) < 0 < hi(gap)", records)  # a tie
+    assert evaluate_check("lo(a) > 1 and a >= 2", records) and not evaluate_check("lo(a) > 1 and a > 2", records)
+    assert evaluate_check("hi(a) <= 2.5 and -1 < 0", records)
+    for bad in ("a >", "a > nothing", "hi(b.1) > 0", "a + 1 > 0", "> a"):
+        with pytest.raises(ValueError):
+            evaluate_check(bad, records)
+    text = "the first wins<!--check: a > b.1--> and ties <!-- check: lo(gap) < 0 < hi(gap) -->"
+    assert CHECK.findall(text) == ["a > b.1", "lo(gap) < 0 < hi(gap)"]
+
+
+def _full_records() -> dict:
+    data = json.loads(COMMITTED.read_text())
+    return {k: v for nb in data["notebooks"] for k, v in nb["records"].items()}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_directions_and_ties_in_the_text_hold_in_the_committed_full_run(path):
+    cells = json.loads(path.read_text())["cells"]
+    found = [(i, e) for i, c in enumerate(cells) if c["cell_type"] == "markdown"
+             for e in CHECK.findall("".join(c["source"]))]
+    if not found:
+        return
+    records = _full_records()
+    problems = []
+    for i, expression in found:
+        try:
+            if not evaluate_check(expression, records):
+                problems.append(f"cell {i}: the text says '{expression}', the committed full run does not")
+        except ValueError as e:
+            problems.append(f"cell {i}: {e}")
+    assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- nothing stray on the screen
+
+def test_no_cell_of_the_committed_full_run_echoes_a_value():
+    data = json.loads(COMMITTED.read_text())
+    missing = [nb["notebook"] for nb in data["notebooks"] if "echoes" not in nb]
+    assert not missing, f"results/full.json predates the echo check for {missing}: rerun the full course with --save"
+    stray = [f"{nb['notebook']} cell {e['cell']}: {e['text']!r}" for nb in data["notebooks"] for e in nb["echoes"]]
+    assert not stray, "cells whose last line shows a value under them:\n" + "\n".join(stray)
+
+
+def test_no_cell_of_this_fast_run_echoes_a_value():
+    """The fast run CI makes before the tests (COURSE_SITE_FROM), read the way the runner reads it."""
+    import os
+
+    import nbformat
+
+    from aecourse_tools.runner import stray_echoes
+
+    run = os.environ.get("COURSE_SITE_FROM")
+    if not run or not Path(run).is_dir():
+        pytest.skip("no fast run to read: COURSE_SITE_FROM names none (CI sets it after `aecourse run`)")
+    executed = sorted(Path(run).glob("*.ipynb"))
+    assert executed, f"{run} holds no executed notebook"
+    stray = [f"{p.name} cell {e['cell']}: {e['text']!r}" for p in executed
+             for e in stray_echoes(nbformat.read(p, as_version=4))]
+    assert not stray, "cells whose last line shows a value under them:\n" + "\n".join(stray)

@@ -54,13 +54,13 @@ def test_a_recipes_weights_do_not_depend_on_what_ran_before(cfg):
 def test_the_second_call_of_a_recipe_loads_the_first_ones_weights(cfg, capsys):
     digits = tiny_digits()
     model, history = recipes.denoiser(cfg, digits, Noise("gaussian", 0.5))
-    assert "loaded from the cache" not in capsys.readouterr().out
+    assert "loaded from the weights cache" not in capsys.readouterr().out
     again, history2 = recipes.denoiser(cfg, digits, Noise("gaussian", 0.5))
-    assert "ch04-dae-gaussian0.5: trained weights loaded from the cache" in capsys.readouterr().out
+    assert "ch04-dae-gaussian0.5: trained weights loaded from the weights cache" in capsys.readouterr().out
     assert history2.val_loss == history.val_loss
     assert torch.equal(again(digits.test.x), model(digits.test.x))
     other, _ = recipes.denoiser(cfg, digits, Noise("gaussian", 0.3))  # another noise: another model
-    assert "loaded from the cache" not in capsys.readouterr().out
+    assert "loaded from the weights cache" not in capsys.readouterr().out
     assert not torch.equal(other(digits.test.x), model(digits.test.x))
 
 

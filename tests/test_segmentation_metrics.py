@@ -104,21 +104,37 @@ def test_segmentation_plots_return_figures():
     assert len(set(swatches)) == 11 and swatches[0] == (0, 0, 0, 1)  # every label its own colour
 
 
-def test_boundary_band_holds_the_pixels_next_to_a_label_change():
-    from course_lib.metrics import boundary_band
+def test_boundaries_are_one_pixel_lines_on_one_side_of_each_label_change():
+    from course_lib.metrics import boundaries
 
-    y = torch.zeros(1, 8, 8, dtype=torch.long)
-    y[0, 2:6, 2:6] = 3  # a 4x4 square
-    band = boundary_band(y)
-    assert band[0, 2, 2] and band[0, 1, 3] and band[0, 5, 5] and band[0, 6, 4]  # both sides of the border
-    assert not band[0, 3, 3] and not band[0, 4, 4]  # the square's inside
-    assert not band[0, 0, 0] and not band[0, 7, 7]  # far background
-    assert band[0].sum() == 12 + 16  # the square's 12 edge pixels and the 16 outside that touch a side
-    wide = boundary_band(y, width=2)
-    assert wide[0, 3, 3] and wide.sum() > band.sum() and (band <= wide).all()
-    assert not boundary_band(torch.zeros(2, 5, 5, dtype=torch.long)).any()
+    y = torch.zeros(1, 6, 6, dtype=torch.long)
+    y[0, 2:4, 1:5] = 3  # a stroke two pixels thick
+    edge = boundaries(y)[0]
+    assert edge.sum() < (y[0] > 0).sum() + 8  # outlines, not a band over the whole stroke and its sides
+    assert edge[1, 1] and edge[3, 1] and not edge[2, 1]  # above the stroke, its last row; not its middle
+    assert not boundaries(torch.zeros(2, 5, 5, dtype=torch.long)).any()
     with pytest.raises(ValueError, match="integer labels"):
-        boundary_band(torch.zeros(1, 4, 4))
+        boundaries(torch.zeros(1, 4, 4))
+
+
+def test_boundary_f_score_is_perfect_for_the_truth_and_tells_a_shifted_outline_from_a_grown_one():
+    from course_lib.metrics import boundary_f_interval, boundary_f_score
+
+    y = torch.zeros(8, 16, 16, dtype=torch.long)
+    y[:, 4:12, 6:8] = 2  # a vertical stroke, 2 pixels wide
+    assert boundary_f_score(y, y)["f"] == 1.0
+    shifted = torch.roll(y, 1, dims=2)  # one pixel to the right: inside the 1-pixel tolerance
+    assert boundary_f_score(y, shifted, tolerance=1)["f"] == 1.0
+    assert boundary_f_score(y, shifted, tolerance=0)["f"] < 0.7
+    blob = torch.zeros_like(y)
+    blob[:, 2:14, 3:11] = 2  # the same ink found, but a blob spilling 3 pixels past the stroke
+    fg_iou = ((blob > 0) & (y > 0)).sum() / ((blob > 0) | (y > 0)).sum()
+    score = boundary_f_score(y, blob)
+    assert score["f"] < 0.2 and fg_iou > 0.15  # its outline is far from the stroke's
+    lo, hi = boundary_f_interval(y, blob, n_resamples=50)
+    assert lo <= score["f"] <= hi
+    with pytest.raises(ValueError, match="no border"):
+        boundary_f_score(torch.zeros_like(y), y)
 
 
 def test_mean_iou_interval_pools_resampled_scenes_and_brackets_the_figure():
