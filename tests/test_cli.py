@@ -234,3 +234,12 @@ def test_a_run_report_names_the_commit_its_notebooks_came_from(tmp_path):
         pytest.skip("not a git checkout: no commit to name")
     assert meta["commit"].split("+")[0] == head
     assert json.loads((tmp_path / "results.json").read_text())["meta"]["commit"] == meta["commit"]
+
+
+def test_a_cell_that_leaves_a_value_under_it_is_listed_and_widgets_are_not(tmp_path, capsys):
+    nb = _notebook(tmp_path / "01_echo.ipynb", "1 + 1", "x = 3", "print('printed, not echoed')",
+                   "import ipywidgets\nipywidgets.IntSlider()", "0.5;")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "build")]) == 0
+    (r,) = json.loads((tmp_path / "build" / "fast" / "results.json").read_text())["notebooks"]
+    assert r["echoes"] == [{"cell": 0, "text": "2"}]  # the widget and the ';'-ended line are fine
+    assert "STRAY OUTPUT: 01_echo.ipynb cell 0 shows '2'" in capsys.readouterr().out
