@@ -298,3 +298,14 @@ def test_a_read_only_build_folder_is_refused_before_any_notebook_runs(fast_insid
     assert done.stderr == (f"the build folder {build / 'fast'} cannot be written (Permission denied): make it "
                            "writable or choose another with --build-dir\n")
     assert "running" not in done.stdout  # refused before any notebook ran
+
+
+def test_a_report_file_with_infinity_fails_its_notebook_and_results_json_stays_strict(tmp_path, capsys):
+    """Probe 23: results.json carried whatever the notebook's report file held, Infinity included."""
+    nb = _notebook(tmp_path / "01_inf.ipynb", "import os\nopen(os.environ['COURSE_REPORT_FILE'], 'w').write("
+                   "'{\"records\": {\"x\": {\"value\": Infinity, \"unit\": \"\", \"note\": \"\"}}, \"claims\": []}')")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
+    text = (tmp_path / "b" / "fast" / "results.json").read_text()
+    (row,) = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))["notebooks"]
+    assert row["status"] == "FAILED" and row["records"] == {}
+    assert row["error"] == "its figures could not be read from 01_inf.json: Infinity is not a JSON number"
