@@ -23,10 +23,11 @@ class _Host(BaseHTTPRequestHandler):
     stop = threading.Event()
 
     def do_GET(self):
+        drip = self.path.startswith("/drip")
         self.send_response(200)
-        self.send_header("Content-Length", str(10**9 if self.path == "/drip" else len(BODY)))
+        self.send_header("Content-Length", str(10**9 if drip else len(BODY)))
         self.end_headers()
-        if self.path != "/drip":
+        if not drip:
             self.wfile.write(BODY)
             return
         with contextlib.suppress(OSError):  # the client hung up
@@ -90,3 +91,20 @@ def test_a_timeout_the_clock_cannot_wait_is_refused_before_anything_starts(tmp_p
     with pytest.raises(ValueError, match=r"timeout must be a positive number of seconds up to 86400 \(a day\)"):
         download("http://127.0.0.1:9/never", tmp_path / "x", timeout=timeout)
     assert check_timeout(86400) == 86400.0
+
+
+def test_fetch_data_from_a_dripping_host_leaves_no_part_files(host, tmp_path, monkeypatch, capsys):
+    """Probe 55, as the probe ran it: `aecourse fetch-data` left 0-byte .part files in MNIST/raw and FashionMNIST/raw."""
+    import dataclasses
+
+    from aecourse_tools import cli
+    from course_lib import ecg, mnist
+
+    for name, info in mnist.MNIST_FAMILY.items():
+        monkeypatch.setitem(mnist.MNIST_FAMILY, name, dataclasses.replace(info, mirrors=(f"{host}/drip?",)))
+    monkeypatch.setattr(ecg, "ECG5000_URL", f"{host}/drip")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert cli.main(["fetch-data", "--timeout", "0.5"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("FAILED") == 3 and out.count("gave up after 0.5 s") == 3
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
