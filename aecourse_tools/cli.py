@@ -7,12 +7,13 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
-from course_lib.config import get_config, project_root
+from course_lib.config import SettingError, get_config, project_root
 
 from . import report, runner
 from .monitors import SpeedGauge
@@ -45,6 +46,27 @@ def _reachable(url: str, timeout: float = 3.0) -> bool:
         return True
     except (DownloadError, OSError):
         return False
+
+
+def _check_seconds(flag: str, value: float) -> None:
+    """SystemExit unless ``value`` is a positive number of seconds the clock can wait (up to a day)."""
+    from course_lib.downloads import check_timeout
+
+    try:
+        check_timeout(value, flag)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+
+
+def writable_folder(path: Path) -> None:
+    """SystemExit in one line unless ``path`` can be made and a file written in it (before any notebook runs)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".aecourse-can-write-"):
+            pass
+    except OSError as e:
+        raise SystemExit(f"the build folder {path} cannot be written ({e.strerror or e}): make it writable "
+                         "or choose another with --build-dir") from None
 
 
 def cmd_check(args) -> int:
@@ -80,9 +102,9 @@ def cmd_fetch(args) -> int:
     from course_lib.downloads import DownloadError
 
     cfg = get_config()
+    if args.timeout is not None:
+        _check_seconds("--timeout", args.timeout)
     timeout = cfg.download_timeout if args.timeout is None else args.timeout
-    if not 0 < timeout < float("inf"):
-        raise SystemExit(f"--timeout must be a positive number of seconds, got {args.timeout}")
     failed = 0
     for name, present in dataset_status(cfg.data_dir).items():
         if present:
@@ -108,10 +130,11 @@ def cmd_run(args) -> int:
     if args.jobs < 1:
         raise SystemExit(f"--jobs must be at least 1, got {args.jobs}")
     for flag, value in (("--timeout", args.timeout), ("--notebook-timeout", args.notebook_timeout)):
-        if value is not None and not 0 < value < float("inf"):
-            raise SystemExit(f"{flag} must be a positive number of seconds, got {value}")
+        if value is not None:
+            _check_seconds(flag, value)
+    get_config()  # a bad COURSE_* setting is named now, not after every notebook has failed on it
     out_dir = Path(args.build_dir).resolve() / mode  # absolute: kernels run in the notebook's folder
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_folder(out_dir)
     previous = runner.previous_wall_times(out_dir)
     report.remove_report(out_dir)  # no former report may look current if this run dies
     cache_dir = None
@@ -220,8 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``aecourse`` command; a bad ``COURSE_*`` setting is one line on stderr and exit code 2."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except SettingError as e:
+        print(f"aecourse {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -173,6 +174,23 @@ def current_commit() -> str | None:
     return head.stdout.strip() + ("" if git("diff", "--quiet", "HEAD").returncode == 0 else "+changes")
 
 
+def strict_json(obj, indent: int = 2) -> str:
+    """``obj`` as JSON that every parser reads: a NaN or infinity becomes null (json.dumps would write NaN/Infinity).
+
+    ``course_lib.report.record`` refuses them, so only a number measured here (a time, a speed) could be one.
+    """
+    def finite(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
+    return json.dumps(finite(obj), indent=indent, allow_nan=False)
+
+
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
                  jobs: int = 1, speed: dict | None = None) -> dict:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks.
@@ -192,7 +210,7 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     for r in results:
         r["normalised_min"] = _round(normalised_minutes(r["wall_s"], speed))
     meta["over_target"] = over_target(results, meta)
-    (out_dir / "results.json").write_text(json.dumps({"meta": meta, "notebooks": results}, indent=2))
+    (out_dir / "results.json").write_text(strict_json({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
     return meta
 
@@ -223,6 +241,6 @@ def save_committed(results: list[dict], meta: dict) -> Path:
     rows = [{k: r.get(k) for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims",
                                    "echoes")} for r in results]
     commit = meta.get("commit") or current_commit()
-    path.write_text(json.dumps({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
-                               indent=1) + "\n")
+    path.write_text(strict_json({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
+                                indent=1) + "\n")
     return path

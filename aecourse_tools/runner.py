@@ -130,6 +130,10 @@ def stray_echoes(nb) -> list[dict]:
     return found
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | None, timeout: int,
                  notebook_timeout: float | None = None, threads: int | None = None) -> dict:
     """Execute one notebook with nbclient; return its status, time, memory and figures.
@@ -162,9 +166,9 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     with contextlib.suppress(OSError, ValueError):
         nbformat.write(nb, out_dir / path.name)
     try:
-        report = json.loads(report_file.read_text()) if report_file.exists() else {}
-    except (OSError, ValueError):
-        report = {}
+        report = json.loads(report_file.read_text(), parse_constant=_not_json) if report_file.exists() else {}
+    except (OSError, ValueError) as e:  # only a hand-edited report file: course_lib.report writes strict JSON
+        report, error = {}, error or f"its figures could not be read from {report_file.name}: {one_line(e)}"
     return {**row, "status": "FAILED" if error else "ok", "error": error, "wall_s": round(wall, 1),
             "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
             "claims": report.get("claims", []), "echoes": stray_echoes(nb)}

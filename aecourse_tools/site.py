@@ -14,6 +14,7 @@ saying the live version needs a kernel; progress bars become their final line of
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -54,18 +55,45 @@ def find_run(source: str | Path | None = None, root: Path | None = None) -> Path
 
 
 def run_meta(run_dir: Path) -> dict:
-    return json.loads((run_dir / "results.json").read_text())
+    """The run's results.json; SystemExit in one line when it is damaged (truncated, not a run's report)."""
+    path = run_dir / "results.json"
+    try:
+        results = json.loads(path.read_text())
+        if not isinstance(results.get("meta"), dict) or not isinstance(results.get("notebooks"), list):
+            raise ValueError("no 'meta' and 'notebooks' in it")
+    except (OSError, ValueError, AttributeError) as e:
+        raise SystemExit(f"{path} is damaged ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): "
+                         "run `aecourse run` again to write it") from None
+    return results
+
+
+def failed_notebooks(results: dict) -> dict[str, str]:
+    """Notebook file name -> its one-line error, for every notebook the run did not finish."""
+    return {r.get("notebook", "?"): r.get("error") or "no reason recorded"
+            for r in results["notebooks"] if r.get("status") != "ok"}
 
 
 def _commit(meta: dict) -> str:
     return meta.get("commit") or "not recorded"
 
 
-def banner_text(meta: dict) -> str:
+def banner_text(meta: dict, failed: dict[str, str] | None = None) -> str:
     mode = meta.get("mode", "?")
     what = "full mode (the real data sizes)" if mode == "full" else f"{mode} mode (tiny data, one epoch)"
-    return (f"Outputs from a {what} run of commit {_commit(meta)}, {meta.get('date', 'date unknown')}; "
+    text = (f"Outputs from a {what} run of commit {_commit(meta)}, {meta.get('date', 'date unknown')}; "
             "nothing was executed to build this site.")
+    if failed:
+        text += (f" FAILED in this run: {', '.join(n.removesuffix('.ipynb') for n in failed)}: "
+                 "their pages stop at the failing cell.")
+    return text
+
+
+def failed_cell_source(error: str) -> str:
+    """A warning at the top of the page of a notebook that failed in the run, with its error as plain text."""
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", error)), default=0))  # longer than any in it
+    return (f"{fence}`{{error}} This notebook FAILED in the run these pages come from\n:class: course-failed\n"
+            "Its outputs stop at the cell that failed; what follows that cell was not run. The error:\n\n"
+            f"{fence}text\n{error}\n{fence}\n{fence}`")
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -137,8 +165,11 @@ def static_widgets(nb) -> tuple[int, int]:
     return figures, texts
 
 
-def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str) -> dict:
-    """Copy an executed notebook for the site: launch links instead of badge images, static widgets."""
+def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str, failed: str | None = None) -> dict:
+    """Copy an executed notebook for the site: launch links instead of badge images, static widgets.
+
+    ``failed``: the notebook's error in the run, if it failed: the page then opens with a warning that says so.
+    """
     import nbformat
 
     nb = nbformat.read(src, as_version=4)
@@ -147,15 +178,17 @@ def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str) -> dict:
     figures, texts = static_widgets(nb)
     first_heading = next((i for i, c in enumerate(nb.cells)
                           if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
-    launch = nbformat.v4.new_markdown_cell(launch_cell_source(repo, repo_path, dest.name))
+    launch = [nbformat.v4.new_markdown_cell(launch_cell_source(repo, repo_path, dest.name))]
+    if failed is not None:
+        launch.insert(0, nbformat.v4.new_markdown_cell(failed_cell_source(failed)))
     if first_heading is not None:  # the page title stays first: split the title off its cell
         cell = nb.cells[first_heading]
         title, _, rest = cell.source.lstrip().partition("\n")
         cell.source = title
-        extra = [launch] + ([nbformat.v4.new_markdown_cell(rest.strip())] if rest.strip() else [])
+        extra = launch + ([nbformat.v4.new_markdown_cell(rest.strip())] if rest.strip() else [])
         nb.cells[first_heading + 1:first_heading + 1] = extra
     else:
-        nb.cells.insert(0, launch)
+        nb.cells[:0] = launch
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -286,13 +319,13 @@ def stage(run_dir: Path, src: Path, root: Path | None = None) -> dict:
     root = root or project_root()
     repo = repository(root)
     results = run_meta(run_dir)
-    meta = results["meta"]
+    meta, failed = results["meta"], failed_notebooks(results)
     shutil.rmtree(src, ignore_errors=True)
     (src / "_static").mkdir(parents=True)
     for asset in ("course.css", "favicon.svg"):
         shutil.copy(SITE_SRC / asset, src / "_static" / asset)
     conf = (SITE_SRC / "conf.py.in").read_text()
-    conf = conf.replace("@BANNER@", repr(banner_text(meta))).replace("@REPO@", repr(repo))
+    conf = conf.replace("@BANNER@", repr(html.escape(banner_text(meta, failed)))).replace("@REPO@", repr(repo))
     (src / "conf.py").write_text(conf)
     chapters, solutions, widgets = [], [], {"widgets_as_figures": 0, "widgets_as_text": 0}
     for nb in sorted(run_dir.glob("[0-9][0-9]_*.ipynb")):
@@ -302,7 +335,7 @@ def stage(run_dir: Path, src: Path, root: Path | None = None) -> dict:
             rel, group = f"notebooks/solutions/{nb.name}", solutions
         else:
             continue
-        counts = prepare_notebook(nb, src / rel, repo, rel)
+        counts = prepare_notebook(nb, src / rel, repo, rel, failed.get(nb.name))
         widgets = {k: widgets[k] + counts[k] for k in widgets}
         group.append(nb.stem)
     readme = (root / "README.md").read_text()
@@ -313,7 +346,7 @@ def stage(run_dir: Path, src: Path, root: Path | None = None) -> dict:
              "offline.md": offline_page(readme)}
     for name, text in pages.items():
         (src / name).write_text(text)
-    return {"chapters": chapters, "solutions": solutions, "meta": meta, **widgets}
+    return {"chapters": chapters, "solutions": solutions, "meta": meta, "failed": failed, **widgets}
 
 
 def folder_size(path: Path) -> int:
@@ -349,6 +382,12 @@ def cmd_site(args) -> int:
     print(f"{len(info['pages'])} pages ({len(info['chapters'])} chapters, {len(info['solutions'])} solutions), "
           f"{info['size_bytes'] / 2**20:.1f} MiB, {info['widgets_as_figures']} widgets shown as their figure, "
           f"built in {info['seconds']:.1f} s")
-    print(f"banner: {banner_text(info['meta'])}")
+    print(f"banner: {banner_text(info['meta'], info['failed'])}")
     print(f"preview: python -m http.server -d {out_dir}")
+    for name, error in info["failed"].items():
+        print(f"FAILED in the run: {name}: {error}")
+    if info["failed"]:
+        print("the site was built, each failed notebook's page and every banner say so; exit code 1: "
+              "fix the notebooks and run `aecourse run` again")
+        return 1
     return 0

@@ -7,9 +7,12 @@ Environment variables (all optional):
 - ``COURSE_CACHE_DIR``: trained-weights cache (default: ``build/cache``).
 - ``COURSE_CACHE=0``: never read or write the weights cache.
 - ``COURSE_SEED``: random seed (default 0).
-- ``COURSE_DEVICE``: ``cpu``, ``cuda`` or ``mps`` (default: the best one present).
+- ``COURSE_DEVICE``: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default: the best one present);
+  one that this machine does not have is refused here, not at the first training.
 - ``COURSE_OFFLINE=1``: never try to download; use what is on disk or the fallbacks.
-- ``COURSE_DOWNLOAD_TIMEOUT``: seconds before a download is given up (default 30).
+- ``COURSE_DOWNLOAD_TIMEOUT``: seconds before a download is given up (default 30, at most a day).
+
+A bad value raises ``SettingError`` (a ValueError) naming the variable, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .downloads import MAX_TIMEOUT
 from .sizes import data_sizes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,6 +36,35 @@ def project_root() -> Path:
     if (root / "pyproject.toml").exists():
         return root
     return Path.home() / ".aecourse"
+
+
+class SettingError(ValueError):
+    """An environment setting (``COURSE_*``) that the course cannot use; its message names the fix."""
+
+
+def present_devices() -> list[str]:
+    """The devices torch can use on this machine: ``cpu``, then ``cuda:0``... and ``mps`` where present."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device, name: str = "device") -> str:
+    """``device`` as a string if this machine has it (``cuda`` means ``cuda:0``); else a ValueError naming ``name``."""
+    text = str(device)
+    if text not in {"cpu", "cuda", "mps"} and not re.fullmatch(r"cuda:\d+", text):
+        raise ValueError(f"{name}={text!r}: expected cpu, cuda, cuda:N or mps")
+    present = present_devices()
+    if (text if text != "cuda" else "cuda:0") not in present:
+        raise ValueError(f"{name}={text!r}: this machine has no such device (present: {', '.join(present)}); "
+                         f"use one of those, or leave it out for the best one present")
+    return text
 
 
 def best_device() -> str:
@@ -55,7 +88,7 @@ def _flag(env, name: str, default: bool) -> bool:
         return True
     if v in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"{name}={value!r}: expected 1/0, true/false, yes/no or on/off")
+    raise SettingError(f"{name}={value!r}: expected 1/0, true/false, yes/no or on/off")
 
 
 MAX_SEED = 2**32 - 1  # NumPy's seeds stop here
@@ -68,7 +101,7 @@ def _seed(env, name: str = "COURSE_SEED") -> int:
     except ValueError:
         seed = -1
     if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name}={value!r}: expected a whole number from 0 to {MAX_SEED}")
+        raise SettingError(f"{name}={value!r}: expected a whole number from 0 to {MAX_SEED}")
     return seed
 
 
@@ -80,8 +113,9 @@ def _seconds(env, name: str, default: float) -> float:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
-    if not 0 < seconds < math.inf:
-        raise ValueError(f"{name}={value!r}: expected a positive, finite number of seconds, e.g. 30")
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise SettingError(f"{name}={value!r}: expected a positive, finite number of seconds up to "
+                           f"{MAX_TIMEOUT:g} (a day), e.g. 30")
     return seconds
 
 
@@ -129,8 +163,10 @@ def get_config(environ: dict | None = None) -> Config:
     data_dir = Path(env.get("COURSE_DATA_DIR") or root / "data").expanduser()
     cache_dir = Path(env.get("COURSE_CACHE_DIR") or root / "build" / "cache").expanduser()
     device = env.get("COURSE_DEVICE") or best_device()
-    if device not in {"cpu", "cuda", "mps"} and not re.fullmatch(r"cuda:\d+", device):
-        raise ValueError(f"COURSE_DEVICE={device!r}: expected cpu, cuda, cuda:N or mps")
+    try:
+        check_device(device, "COURSE_DEVICE")
+    except ValueError as e:
+        raise SettingError(str(e)) from None
     sizes = FAST_SIZES if fast else FULL_SIZES
     return Config(
         fast=fast,

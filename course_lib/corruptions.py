@@ -162,13 +162,19 @@ def make_masks(kind: str, n: int, size: tuple[int, int], generator: torch.Genera
     return maker(n, size, generator, **options)
 
 
+def as_float_mask(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """A mask of True/False (e.g. ``x > 0.5``) as 1.0/0.0 in ``x``'s dtype; any other mask as it is."""
+    return mask.to(x.dtype) if mask.dtype == torch.bool else mask
+
+
 def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """``x`` with the pixels where ``mask`` is 1 replaced by ``fill``."""
+    """``x`` with the pixels where ``mask`` is 1 (or True) replaced by ``fill``."""
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         raise ValueError(f"expected images (B, C, H, W), got {tuple(getattr(x, 'shape', ()))}")
     if not isinstance(mask, torch.Tensor) or mask.shape != (len(x), 1, *x.shape[2:]):
         raise ValueError(f"expected a mask of shape {(len(x), 1, *x.shape[2:])}, got "
                          f"{tuple(getattr(mask, 'shape', ()))}")
+    mask = as_float_mask(mask, x)
     return x * (1 - mask) + fill * mask
 
 
@@ -176,7 +182,7 @@ def inpainting_input(x: torch.Tensor, mask: torch.Tensor, with_mask_channel: boo
                      fill: float = 0.0) -> torch.Tensor:
     """What an inpainting network sees: the masked image, plus the mask as a last channel."""
     x_masked = apply_mask(x, mask, fill)
-    return torch.cat([x_masked, mask], 1) if with_mask_channel else x_masked  # (B, C+1, H, W)
+    return torch.cat([x_masked, as_float_mask(mask, x)], 1) if with_mask_channel else x_masked  # (B, C+1, H, W)
 
 
 def random_inpainting_input(x: torch.Tensor, generator: torch.Generator, kind: str = "blocks",
@@ -215,6 +221,7 @@ def fill_hole(model: torch.nn.Module, x_masked: torch.Tensor, mask: torch.Tensor
     images; it runs on ``device``, by default the one it is on.
     """
     with_mask = getattr(model, "in_channels", None) == x_masked.shape[1] + 1
+    mask = as_float_mask(mask, x_masked)
     x_hat = predict(model, inpainting_input(x_masked, mask, with_mask), batch_size=batch_size, device=device)
     return x_masked * (1 - mask) + x_hat * mask
 

@@ -8,7 +8,6 @@ offline fallback, so every notebook still runs.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sys
 import threading
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+MAX_TIMEOUT = 24 * 3600.0  # seconds: a download deadline of more than a day is a typo (1e10 overflows the clock)
 
 
 class DownloadError(RuntimeError):
@@ -44,8 +44,8 @@ def file_digest(path: Path, algorithm: str) -> str:
     return h.hexdigest()
 
 
-def run_with_deadline(fn: Callable[[], None], seconds: float) -> None:
-    """Run ``fn`` in a daemon thread; raise DownloadError if it outlives ``seconds``."""
+def run_with_deadline(fn: Callable[[], None], seconds: float, name: str = "course-deadline") -> None:
+    """Run ``fn`` in a daemon thread called ``name``; raise DownloadError if it outlives ``seconds``."""
     errors: list[BaseException] = []
 
     def target():
@@ -54,7 +54,7 @@ def run_with_deadline(fn: Callable[[], None], seconds: float) -> None:
         except BaseException as e:  # re-raised in the caller's thread
             errors.append(e)
 
-    thread = threading.Thread(target=target, daemon=True)
+    thread = threading.Thread(target=target, daemon=True, name=name)
     thread.start()
     thread.join(seconds)
     if thread.is_alive():
@@ -63,44 +63,90 @@ def run_with_deadline(fn: Callable[[], None], seconds: float) -> None:
         raise errors[0]
 
 
+class PartFile:
+    """The ``.part`` file a download thread writes, until the caller abandons it.
+
+    A host that drips bytes never lets the socket's timeout fire, so the thread may still be
+    reading when the deadline passes. ``abandon`` (under the same lock as every write) closes
+    and removes the file, and from then on the thread writes nothing and stops at its next read.
+    """
+
+    def __init__(self, path: Path, chunk: int = 1 << 16):
+        self.path, self.chunk = Path(path), chunk
+        self._lock, self._file, self._abandoned = threading.Lock(), None, False
+
+    def copy_from(self, response) -> None:
+        """Write ``response`` to the file chunk by chunk (each read returns as soon as bytes arrive)."""
+        read = getattr(response, "read1", response.read)
+        while True:
+            data = read(self.chunk)
+            with self._lock:
+                if self._abandoned:
+                    return
+                if self._file is None:
+                    self._file = open(self.path, "wb")  # closed at the end of the response or by abandon
+                if not data:
+                    self._file.close()
+                    return
+                self._file.write(data)
+
+    def abandon(self) -> None:
+        """Stop the writing thread at its next chunk and remove the file."""
+        with self._lock:
+            self._abandoned = True
+            if self._file is not None:
+                self._file.close()
+            self.path.unlink(missing_ok=True)
+
+
+def check_timeout(timeout, name: str = "timeout") -> float:
+    """``timeout`` if it is a positive number of seconds up to ``MAX_TIMEOUT``, else a ValueError naming ``name``."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError(f"{name} must be a positive number of seconds up to {MAX_TIMEOUT:g} (a day), "
+                         f"got {timeout!r}")
+    return float(timeout)
+
+
 def download(url: str, dest: Path, *, checksum: tuple[str, str] | None = None,
              timeout: float = 30.0) -> Path:
     """Download ``url`` to ``dest`` with a total ``timeout`` and an optional checksum.
+
+    Whatever goes wrong (an error, the deadline, a checksum mismatch) leaves no ``.part`` file
+    and no thread writing to disk.
 
     Args:
         checksum: ``(algorithm, hexdigest)``, e.g. ``("md5", "f68b...")``; a
             mismatch deletes the file and raises ``ChecksumError``.
     """
-    if timeout <= 0:
-        raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+    check_timeout(timeout)
     if checksum is not None and checksum[0] not in {"md5", "sha256"}:
         raise ValueError(f"checksum algorithm must be md5 or sha256, got {checksum[0]!r}")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = PartFile(dest.with_name(dest.name + ".part"))
 
     def fetch():
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as f:
-            shutil.copyfileobj(response, f)
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            part.copy_from(response)
 
     try:
-        run_with_deadline(fetch, timeout)
+        run_with_deadline(fetch, timeout, name=f"download {url}")
     except DownloadError:
+        part.abandon()
         raise DownloadError(f"download of {url} gave up after {timeout:g} s") from None
     except (TimeoutError, OSError, ValueError) as e:
-        part.unlink(missing_ok=True)
+        part.abandon()
         if isinstance(e, TimeoutError) or isinstance(getattr(e, "reason", None), TimeoutError):
             # the socket's own timeout fired before the deadline's: the same event, one message
             raise DownloadError(f"download of {url} gave up after {timeout:g} s") from None
-        part.unlink(missing_ok=True)
         raise DownloadError(f"download of {url} failed: {e}") from e
     if checksum is not None:
         algorithm, expected = checksum
-        got = file_digest(part, algorithm)
+        got = file_digest(part.path, algorithm)
         if got != expected:
-            part.unlink(missing_ok=True)
+            part.abandon()
             raise ChecksumError(f"{url}: expected {algorithm} {expected}, got {got}; file refused")
-    part.replace(dest)
+    part.path.replace(dest)
     return dest
 
 

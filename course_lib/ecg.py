@@ -42,6 +42,11 @@ def parse_ucr(text: str, length: int = BEAT_LENGTH) -> Examples:
         rows = np.array(lines, dtype=np.float64)
     except ValueError as e:
         raise ValueError(f"UCR text must be numbers separated by whitespace: {e}") from None
+    finite = np.isfinite(rows)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.all(1))
+        raise ValueError(f"{len(bad)} row(s) hold a value that is not a finite number (row {bad[0] + 1}: "
+                         f"{lines[bad[0]][int(np.flatnonzero(~finite[bad[0]])[0])]!r})")
     labels = rows[:, 0]
     if not np.all(labels == np.round(labels)):
         raise ValueError("the first column (the class) must hold whole numbers")
@@ -53,7 +58,8 @@ def read_ecg5000(data_dir: Path) -> tuple[Examples, Examples]:
     """Read both ECG5000 files from ``data_dir/ECG5000``: (train, test).
 
     FileNotFoundError if one is missing; DamagedFileError, naming the file, if one is not
-    UCR text of 141 columns or holds a class outside 1-5.
+    UCR text of 141 columns, holds a value that is not a finite number (``nan``, ``inf``)
+    or a class outside 1-5.
     """
     folder = Path(data_dir) / "ECG5000"
     parts = []

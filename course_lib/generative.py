@@ -115,7 +115,7 @@ class VAE(Autoencoder):
 
     def encode_stats(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Input (B, *input_shape) -> mean and log-variance of q(z|x), each (B, latent_dim)."""
-        check_images(x, self.input_shape)
+        check_images(x, self.input_shape, model=self)
         h = self.encoder(x)
         return self.to_mu(h), self.to_logvar(h)
 
@@ -152,7 +152,7 @@ class ConditionalVAE(VAE):
         return F.one_hot(y.long(), self.num_classes).float()
 
     def encode_stats(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_images(x, self.input_shape)
+        check_images(x, self.input_shape, model=self)
         h = self.encoder[2:](self.encoder[1](torch.cat([x.flatten(1), self._one_hot(y, len(x))], 1)))
         return self.to_mu(h), self.to_logvar(h)
 
@@ -160,12 +160,13 @@ class ConditionalVAE(VAE):
         return self.encode_stats(x, y)[0]
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        check_images(z, (self.latent_dim,), name="z")
+        check_images(z, (self.latent_dim,), name="z", model=self)
         return self.decoder(torch.cat([z, self._one_hot(y, len(z))], 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, h, w = self.input_shape
-        check_images(x, (c + 1, h, w), name="x (images with their label channel, see with_label_channel)")
+        check_images(x, (c + 1, h, w), name="x (images with their label channel, see with_label_channel)",
+                     model=self)
         images, y = x[:, :-1], x[:, -1, 0, 0].long()  # the label rides along as an extra channel
         mu, logvar = self.encode_stats(images, y)
         z = reparameterize(mu, logvar) if self.training else mu
@@ -268,7 +269,7 @@ class DigitClassifier(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.input_shape)
+        check_images(x, self.input_shape, model=self)
         return self.layers(x)
 
 

@@ -17,6 +17,38 @@ def _check_same(x: torch.Tensor, x_hat: torch.Tensor) -> None:
                          f"{tuple(x.shape)} and {tuple(x_hat.shape)}")
 
 
+def _min_max(t: torch.Tensor) -> tuple[float, float]:
+    """The smallest and largest value in one pass; NaN in ``t`` gives NaN for both."""
+    lo, hi = torch.aminmax(t.detach() if t.dtype != torch.bool else t.detach().to(torch.uint8))
+    return lo.item(), hi.item()
+
+
+def _check_images_in_range(x: torch.Tensor, x_hat: torch.Tensor, data_range: float) -> None:
+    """Refuse what would give a quietly wrong PSNR or SSIM: no pixels, NaN or infinity, a reference outside its range.
+
+    ``x`` (the reference) must lie in [0, data_range]; ``x_hat`` may stray outside it (a noisy
+    input or an unclipped output does), but must be on the same scale: both float or both integer.
+    """
+    if not isinstance(data_range, (int, float)) or isinstance(data_range, bool) or not 0 < data_range < math.inf:
+        raise ValueError(f"data_range must be a positive, finite number (1.0 for images in [0, 1], 255 for "
+                         f"bytes), got {data_range!r}")
+    if x.numel() == 0:
+        raise ValueError(f"x and x_hat are empty (shape {tuple(x.shape)}): there are no pixels to compare")
+    if x.is_floating_point() != x_hat.is_floating_point():
+        raise ValueError(f"x and x_hat must be on one scale, got dtypes {x.dtype} and {x_hat.dtype}: convert "
+                         f"both to float in [0, 1] (bytes / 255)")
+    for name, t in (("x", x), ("x_hat", x_hat)):
+        if t.is_floating_point() and not all(map(math.isfinite, _min_max(t))):  # NaN and inf reach min or max
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} holds {bad} NaN or infinite value(s) of {t.numel()}: the score would not "
+                             f"be a number; find where they come from (a diverged model, a division by zero)")
+    lo, hi = _min_max(x)
+    if lo < 0 or hi > data_range:
+        full = 255 if x.dtype == torch.uint8 else hi
+        raise ValueError(f"x holds values from {lo:g} to {hi:g}, outside [0, data_range] = [0, {data_range:g}]: "
+                         f"scale the images to [0, 1] (e.g. x.float() / 255) or pass data_range={full:g}")
+
+
 def mse_per_item(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     """Mean squared error of each item in a batch: shape (B,)."""
     _check_same(x, x_hat)
@@ -35,11 +67,11 @@ def psnr(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     Pooled, not averaged per image: a per-image PSNR is infinite where an image is rebuilt
     exactly, and a mean of per-image values lets a few easy images outweigh the hard ones
     (``psnr_in_mask`` does the same inside holes). For one image it is scikit-image's
-    ``peak_signal_noise_ratio``; a perfect batch gives ``inf``.
+    ``peak_signal_noise_ratio``; a perfect batch gives ``inf``. Refuses (ValueError) empty
+    batches, NaN or infinite values, and a reference ``x`` outside [0, data_range].
     """
     _check_same(x, x_hat)
-    if data_range <= 0:
-        raise ValueError(f"data_range must be positive, got {data_range}")
+    _check_images_in_range(x, x_hat, data_range)
     pooled = (x.detach().cpu().double() - x_hat.detach().cpu().double()).pow(2).mean().item()
     return float("inf") if pooled == 0 else float(10 * np.log10(data_range ** 2 / pooled))
 
@@ -66,8 +98,7 @@ def ssim(x: torch.Tensor, x_hat: torch.Tensor, data_range: float = 1.0) -> float
     _check_same(x, x_hat)
     if x.dim() != 4 or min(x.shape[-2:]) < 7:
         raise ValueError(f"expected images (B, C, H, W) with H, W >= 7, got {tuple(x.shape)}")
-    if data_range <= 0:
-        raise ValueError(f"data_range must be positive, got {data_range}")
+    _check_images_in_range(x, x_hat, data_range)
     win = 7
     a = x.detach().cpu().double().flatten(0, 1)  # (B*C, H, W)
     b = x_hat.detach().cpu().double().flatten(0, 1)
@@ -108,6 +139,7 @@ def psnr_in_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> fl
     averaging such values lets a few easy holes outweigh every hard one.
     """
     _check_mask(x, x_hat, mask)
+    _check_images_in_range(x, x_hat, 1.0)
     m = mask.float().expand_as(x)
     pooled = ((x.double() - x_hat.double()).pow(2) * m).sum() / m.sum().clamp_min(1)
     return float(10 * torch.log10(1.0 / pooled.clamp_min(1e-20)))
@@ -185,9 +217,14 @@ def pixel_accuracy(cm: torch.Tensor) -> float:
 def segmentation_scores(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int,
                         ignore: tuple[int, ...] = (0,)) -> dict:
     """IoU and Dice per class, their means over the classes not in ``ignore``, and pixel accuracy."""
+    if isinstance(y_true, torch.Tensor) and y_true.numel() == 0:
+        raise ValueError(f"y_true and y_pred are empty (shape {tuple(y_true.shape)}): there are no pixels to score")
     cm = confusion_matrix(y_true, y_pred, num_classes)
     iou, dice = iou_per_class(cm), dice_per_class(cm)
     keep = [c for c in range(num_classes) if c not in ignore]
+    if iou[keep].isnan().all():
+        raise ValueError(f"no class outside ignore={tuple(ignore)} occurs in y_true or y_pred: their mean IoU "
+                         f"and Dice are undefined; score labels that hold at least one such class")
     return {"confusion": cm, "iou": iou, "dice": dice, "mean_iou": iou[keep].nanmean().item(),
             "mean_dice": dice[keep].nanmean().item(), "pixel_accuracy": pixel_accuracy(cm)}
 

@@ -105,7 +105,7 @@ def read_mnist_family(name: str, data_dir: Path) -> tuple[Examples, Examples]:
     """Read a torchvision-layout dataset from disk: (train, test).
 
     FileNotFoundError if a file is missing; DamagedFileError, naming the file, if one is
-    truncated, not IDX, or its labels do not match its images.
+    truncated, not IDX, its labels do not match its images or one is not a class (outside 0-9).
     """
     info = mnist_family(name)
     raw = Path(data_dir) / info.folder / "raw"
@@ -120,6 +120,10 @@ def read_mnist_family(name: str, data_dir: Path) -> tuple[Examples, Examples]:
             raise DamagedFileError(images, f"expected N images of H x W bytes, got shape {tuple(x.shape)}")
         if y.shape != (len(x),):
             raise DamagedFileError(labels, f"{tuple(y.shape)} labels for {len(x)} images in {images.name}")
+        outside = y >= len(info.classes)
+        if outside.any():
+            raise DamagedFileError(labels, f"{int(outside.sum())} labels outside 0-{len(info.classes) - 1} "
+                                           f"(up to {int(y.max())})")
         parts.append(Examples(x.unsqueeze(1).float().div_(255.0), y.long()))  # (N, 1, 28, 28)
     return parts[0], parts[1]
 

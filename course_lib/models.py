@@ -14,11 +14,31 @@ from torch import nn
 from . import speed
 
 
-def check_images(x: torch.Tensor, shape: tuple[int, ...], name: str = "x") -> None:
-    """Raise ValueError unless ``x`` is a float tensor of shape (B, *shape)."""
+def weights_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of ``model``'s weights (float32 unless it was converted), which its inputs must have."""
+    first = next(model.parameters(), None)
+    return torch.float32 if first is None else first.dtype
+
+
+def _conversion(name: str, dtype: torch.dtype) -> str:
+    return {torch.float32: f"{name}.float()", torch.float64: f"{name}.double()"}.get(dtype, f"{name}.to({dtype})")
+
+
+def check_dtype(x: torch.Tensor, model: nn.Module, name: str = "x") -> None:
+    """Raise ValueError unless ``x`` has the dtype of ``model``'s weights (else torch fails deep inside a layer)."""
+    expected = weights_dtype(model)
+    if x.dtype != expected:
+        raise ValueError(f"{name} must have the dtype of {type(model).__name__}'s weights, {expected}, got "
+                         f"{x.dtype}: pass {_conversion(name.split(' ')[0], expected)}")
+
+
+def check_images(x: torch.Tensor, shape: tuple[int, ...], name: str = "x", model: nn.Module | None = None) -> None:
+    """Raise ValueError unless ``x`` is a float tensor of shape (B, *shape), of ``model``'s dtype when given."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
+    if model is not None:
+        check_dtype(x, model, name)
+    elif not x.is_floating_point():
         raise ValueError(f"{name} must be a float tensor, got dtype {x.dtype}")
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
         raise ValueError(f"{name} must have shape (B, {', '.join(map(str, shape))}), "
@@ -42,12 +62,12 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Input (B, *input_shape) -> code (B, latent_dim)."""
-        check_images(x, self.input_shape)
+        check_images(x, self.input_shape, model=self)
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Code (B, latent_dim) -> reconstruction (B, *input_shape)."""
-        check_images(z, (self.latent_dim,), name="z")
+        check_images(z, (self.latent_dim,), name="z", model=self)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -132,7 +152,7 @@ class ConvAutoencoder(Autoencoder):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.skips:
             return self.decode(self.encode(x))
-        check_images(x, self.input_shape)
+        check_images(x, self.input_shape, model=self)
         e1 = self.encoder[:2](x)                 # (B, c1, H/2, W/2)
         e2 = self.encoder[2:4](e1)               # (B, c2, H/4, W/4)
         z = self.encoder[4:](e2)                 # (B, latent_dim)
@@ -201,6 +221,7 @@ class UNet(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"expected images (B, {self.in_channels}, H, W), got "
                              f"{tuple(getattr(x, 'shape', ()))}")
+        check_dtype(x, self)
         h, w = x.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"height and width must be multiples of {self.multiple} for "
@@ -249,6 +270,7 @@ class Inpainter(nn.Module):
         if not isinstance(x_in, torch.Tensor) or x_in.dim() != 4 or x_in.shape[1] != self.in_channels:
             raise ValueError(f"expected masked images with the mask as last channel (B, {self.in_channels}, H, W), "
                              f"got {tuple(getattr(x_in, 'shape', ()))}")
+        check_dtype(x_in, self, "x_in")
         image, mask = x_in[:, :-1], x_in[:, -1:]
         painted = self.net(x_in if self.sees_mask else image)
         return image * (1 - mask) + painted * mask

@@ -224,7 +224,21 @@ def _scores_and_labels(scores, y_anomaly) -> tuple[np.ndarray, np.ndarray]:
     if s.ndim != 1 or s.shape != y.shape or not set(np.unique(y)) <= {0, 1} or len(s) < 2:
         raise ValueError(f"expected scores (N,) and 0/1 anomaly labels (N,), got shapes "
                          f"{s.shape} and {y.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"scores hold {int((~np.isfinite(s)).sum())} NaN or infinite value(s) of {len(s)}: "
+                         f"a histogram cannot place them; find where they come from (a diverged model?)")
     return s, y
+
+
+def _score_bins(s: np.ndarray, n: int = 40) -> tuple[np.ndarray, bool]:
+    """``n`` bin edges over the scores, logarithmic when all are positive; a bin around them when all are equal."""
+    lo, hi = float(s.min()), float(s.max())
+    log = lo > 0
+    if lo == hi:  # one value: a single visible bar, a tenth of the value wide (or 1 wide at 0)
+        half = abs(lo) * 0.05 or 0.5
+        lo, hi = lo - half, hi + half
+        log = log and lo > 0
+    return (np.geomspace(lo, hi, n) if log else np.linspace(lo, hi, n)), log
 
 
 def _hist_scores(ax, s: np.ndarray, y: np.ndarray, shares: bool = False) -> None:
@@ -235,8 +249,7 @@ def _hist_scores(ax, s: np.ndarray, y: np.ndarray, shares: bool = False) -> None
     the bin (each group sums to 1), so a rare group is as visible as a common one; a density
     per linear unit would shrink every bar on the right of a log axis.
     """
-    log = bool(np.all(s > 0))
-    bins = np.geomspace(s.min(), s.max(), 40) if log else np.linspace(s.min(), s.max(), 40)
+    bins, log = _score_bins(s)
     for label, name in enumerate(("normal", "anomaly")):
         group = s[y == label]
         weights = np.full(len(group), 1 / max(len(group), 1)) if shares else None

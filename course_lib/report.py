@@ -20,7 +20,14 @@ def _write() -> None:
     path = os.environ.get("COURSE_REPORT_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS}, indent=2))
+        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS}, indent=2, allow_nan=False))
+
+
+def _check_finite(name: str, what: str, *numbers: float) -> None:
+    if not all(math.isfinite(n) for n in numbers):
+        shown = numbers[0] if len(numbers) == 1 else numbers
+        raise ValueError(f"{what} of {name!r} is {shown}: a recorded figure must be a finite number (the report is "
+                         "strict JSON); record a finite figure instead, e.g. the MSE where the PSNR is infinite")
 
 
 def record(name: str, value: float, *, unit: str = "", note: str = "",
@@ -29,6 +36,9 @@ def record(name: str, value: float, *, unit: str = "", note: str = "",
     line leaves no stray number under the cell.
 
     ``interval``: e.g. a 95% bootstrap interval over the test items (``metrics.bootstrap_interval``).
+    A figure and its interval must be finite numbers: NaN and infinity are refused, since the
+    report is strict JSON and a table cannot compare them (record the MSE where a perfect
+    reconstruction makes the PSNR infinite).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -36,11 +46,11 @@ def record(name: str, value: float, *, unit: str = "", note: str = "",
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"value of {name!r} must be a number, got {value!r}") from None
-    if math.isnan(number):
-        raise ValueError(f"value of {name!r} is NaN")
+    _check_finite(name, "value", number)
     entry = {"value": number, "unit": unit, "note": note}
     if interval is not None:
         lo, hi = (float(v) for v in interval)
+        _check_finite(name, "interval", lo, hi)
         if not lo <= hi:
             raise ValueError(f"interval of {name!r} must be (low, high), got {interval!r}")
         entry["interval"] = [lo, hi]

@@ -36,6 +36,15 @@ class Scenes:
 def _check_scene_args(digits_x, digits_y, n, size, per_scene, digit_size, max_overlap, threshold):
     if not isinstance(digits_x, torch.Tensor) or digits_x.dim() != 4 or digits_x.shape[1] != 1:
         raise ValueError(f"digits must be images (N, 1, H, W), got {tuple(getattr(digits_x, 'shape', ()))}")
+    if len(digits_x) == 0:
+        raise ValueError(f"digits_x holds no digits (shape {tuple(digits_x.shape)}): give at least one to paste")
+    if not digits_x.is_floating_point():
+        raise ValueError(f"digits_x must be float images in [0, 1], got dtype {digits_x.dtype}: "
+                         f"pass digits_x.float() / 255 for bytes")
+    lo, hi = torch.aminmax(digits_x)
+    if not 0 <= lo <= hi <= 1:
+        raise ValueError(f"digits_x must be images in [0, 1], got values from {lo.item():g} to {hi.item():g}"
+                         + (": pass digits_x / 255 for bytes" if hi > 1 else ""))
     if not isinstance(digits_y, torch.Tensor) or digits_y.shape != (len(digits_x),) \
             or digits_y.min() < 0 or digits_y.max() > 9:
         raise ValueError(f"labels must be (N,) integers 0..9 matching the digits, got "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 
 from . import cache
+from .config import check_device
 from .progress import TrainingProgress, stop_reason, summary_line
 from .speed import adam
 
@@ -164,8 +167,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
             epoch into ``History.val_metric``: a learning curve in the units that matter.
     """
     target = x if target is None else target
-    if num_epochs < 1 or lr <= 0:
-        raise ValueError(f"need num_epochs >= 1 and lr > 0, got {num_epochs} and {lr}")
+    check_fit_settings(num_epochs=num_epochs, batch_size=batch_size, lr=lr, min_improvement=min_improvement)
+    device = check_device(device)
     if schedule not in ("constant", "one-cycle", "plateau"):
         raise ValueError(f"schedule must be 'constant', 'one-cycle' or 'plateau', got {schedule!r}")
     if (patience is not None or schedule == "plateau") and x_val is None:
@@ -209,6 +212,10 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
                                               loss_fn=loss_fn, generator=g, transform=transform,
                                               scheduler=scheduler, device=device,
                                               on_step=lambda step, e=epoch: shown.step(e, step)))
+        if not math.isfinite(history.train_loss[-1]):
+            shown.finish(f"{label}: stopped in epoch {history.epochs}, the training loss became {history.train_loss[-1]}")
+            raise ValueError(f"fit: the training loss became {history.train_loss[-1]} in epoch {history.epochs}: "
+                             f"the weights diverged; try a smaller lr than {lr:g}")
         validate()
         shown.epoch(epoch, history.train_loss[-1], history.val_loss[-1] if history.val_loss else None)
         if plateau is not None:
@@ -226,6 +233,18 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
                               stop_reason(num_epochs, history.converged, patience, min_improvement)))
     model.eval()
     return history
+
+
+def check_fit_settings(*, num_epochs, batch_size, lr, min_improvement) -> None:
+    """Refuse, naming the parameter, settings ``fit`` cannot train with (each would fail late or train on NaN)."""
+    for name, value in (("num_epochs", num_epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    for name, value in (("lr", lr), ("min_improvement", min_improvement)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if lr == 0:
+        raise ValueError("lr must be > 0, got 0: with a learning rate of 0 nothing is learned")
 
 
 class EarlyStopping:

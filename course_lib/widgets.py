@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Callable
 
 import ipywidgets as W
@@ -51,6 +52,26 @@ def figure_output(fig: Figure) -> tuple[W.Output, Callable[[], None]]:
     return out, refresh
 
 
+def _check_finite(name: str, values) -> tuple[float, ...]:
+    """``values`` as floats, or a ValueError naming ``name`` if one is not a finite number (sliders cannot hold NaN)."""
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold numbers, got {values!r}") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{name} must hold finite numbers, got {values!r}: a slider cannot start, end or step at "
+                         f"NaN or infinity")
+    return numbers
+
+
+def check_z_range(z_range) -> tuple[float, float, float, float]:
+    """``(z0_min, z0_max, z1_min, z1_max)`` as four finite floats with min < max, else a ValueError that says so."""
+    numbers = _check_finite("z_range", z_range)
+    if len(numbers) != 4 or numbers[0] >= numbers[1] or numbers[2] >= numbers[3]:
+        raise ValueError(f"z_range must be (z0_min, z0_max, z1_min, z1_max) with min < max, got {z_range}")
+    return numbers
+
+
 def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor],
                     z_range: tuple[float, float, float, float], start=(0.0, 0.0)) -> W.Widget:
     """Two sliders over a 2-D code; the decoded image updates as they move.
@@ -59,9 +80,8 @@ def latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor],
         decode: maps codes (B, 2) to images (B, C, H, W), e.g. ``model.decode``.
         z_range: (z0_min, z0_max, z1_min, z1_max), e.g. from the test codes.
     """
-    if len(z_range) != 4 or z_range[0] >= z_range[1] or z_range[2] >= z_range[3]:
-        raise ValueError(f"z_range must be (z0_min, z0_max, z1_min, z1_max) with min < max, "
-                         f"got {z_range}")
+    z_range = check_z_range(z_range)
+    _check_finite("start", start)
     step0, step1 = (z_range[1] - z_range[0]) / 100, (z_range[3] - z_range[2]) / 100
     s0 = W.FloatSlider(value=start[0], min=z_range[0], max=z_range[1], step=step0, description="z[0]")
     s1 = W.FloatSlider(value=start[1], min=z_range[2], max=z_range[3], step=step1, description="z[1]")
@@ -137,6 +157,10 @@ def threshold_explorer(scores, y_anomaly, start: float) -> W.Widget:
     s = torch.as_tensor(scores).detach().cpu().double()
     if s.dim() != 1 or len(s) < 2:
         raise ValueError(f"scores must be a 1-D tensor of at least 2 values, got {tuple(s.shape)}")
+    if not torch.isfinite(s).all():
+        raise ValueError(f"scores hold {int((~torch.isfinite(s)).sum())} NaN or infinite value(s) of {len(s)}: "
+                         f"a threshold slider cannot span them")
+    _check_finite("start", [start])
     lo, hi = s.min().item(), s.max().item()
     if not lo < hi:
         raise ValueError(f"scores must not all be equal, got min {lo} and max {hi}")
@@ -262,8 +286,7 @@ def vae_latent_explorer(decode: Callable[[torch.Tensor], torch.Tensor], z_points
             or len(labels) != len(z_points):
         raise ValueError(f"z_points must be 2-D codes (N, 2) with one label each, got "
                          f"{tuple(getattr(z_points, 'shape', ()))} and {len(labels)} labels")
-    if len(z_range) != 4 or z_range[0] >= z_range[1] or z_range[2] >= z_range[3]:
-        raise ValueError(f"z_range must be (z0_min, z0_max, z1_min, z1_max) with min < max, got {z_range}")
+    z_range = check_z_range(z_range)
     sliders = [W.FloatSlider(value=0.0, min=lo, max=hi, step=(hi - lo) / 100, description=f"z[{i}]")
                for i, (lo, hi) in enumerate((z_range[:2], z_range[2:]))]
     fig, (ax_map, ax_img) = plt.subplots(1, 2, figsize=(6.4, 3.0), gridspec_kw={"width_ratios": (1.2, 1)})

@@ -243,3 +243,78 @@ def test_a_cell_that_leaves_a_value_under_it_is_listed_and_widgets_are_not(tmp_p
     (r,) = json.loads((tmp_path / "build" / "fast" / "results.json").read_text())["notebooks"]
     assert r["echoes"] == [{"cell": 0, "text": "2"}]  # the widget and the ';'-ended line are fine
     assert "STRAY OUTPUT: 01_echo.ipynb cell 0 shows '2'" in capsys.readouterr().out
+
+
+def test_check_with_a_bad_setting_prints_the_message_in_one_line(monkeypatch, capsys):
+    """Probe 62: `aecourse check` with COURSE_SEED=-1 printed a 16-line traceback ending in the message."""
+    monkeypatch.setenv("COURSE_SEED", "-1")
+    assert cli.main(["check", "--no-network"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "aecourse check: COURSE_SEED='-1': expected a whole number from 0 to 4294967295\n"
+
+
+def test_run_names_a_bad_setting_before_any_notebook_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_DEVICE", "tpu")
+    nb = _notebook(tmp_path / "01_never.ipynb", "open('ran', 'w')")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 2
+    assert "COURSE_DEVICE='tpu'" in capsys.readouterr().err and not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("value", ["1e308", "1e10", "0", "nan"])
+def test_fetch_data_refuses_a_timeout_the_clock_cannot_wait(value, capsys):
+    """Probe 60: --timeout 1e308 (or COURSE_DOWNLOAD_TIMEOUT) died of OverflowError."""
+    with pytest.raises(SystemExit, match=r"--timeout must be a positive number of seconds up to 86400 \(a day\)"):
+        cli.main(["fetch-data", "--timeout", value])
+
+
+def _as_unprivileged_user(command: list[str]) -> list[str]:
+    """``command`` as the user nobody when this test runs as root (root ignores file modes), else as is."""
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: cannot run a process that file modes apply to")
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+
+
+@pytest.mark.parametrize("fast_inside", [False, True])
+def test_a_read_only_build_folder_is_refused_before_any_notebook_runs(fast_inside):
+    """Probes 47 and 48: a read-only build folder gave a traceback, at once or after running every notebook.
+
+    The run is a real `aecourse run` in a subprocess, as the user nobody (setpriv) when the
+    tests run as root, so that the folder's mode applies to it as it does to a learner.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as base:
+        base = Path(base)
+        base.chmod(0o755)  # readable by the unprivileged user
+        nb = _notebook(base / "01_would_run.ipynb", "print('ran')")
+        build = base / "read-only-build"
+        (build / "fast" if fast_inside else build).mkdir(parents=True)
+        for folder in (build / "fast", build):  # the inner one first: the outer one is read-only then
+            if folder.exists():
+                folder.chmod(0o555)
+        done = subprocess.run(_as_unprivileged_user([sys.executable, "-m", "aecourse_tools.cli", "run", str(nb),
+                                                     "--build-dir", str(build)]),
+                              capture_output=True, text=True, timeout=120, cwd=base)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr == (f"the build folder {build / 'fast'} cannot be written (Permission denied): make it "
+                           "writable or choose another with --build-dir\n")
+    assert "running" not in done.stdout  # refused before any notebook ran
+
+
+def test_a_report_file_with_infinity_fails_its_notebook_and_results_json_stays_strict(tmp_path, capsys):
+    """Probe 23: results.json carried whatever the notebook's report file held, Infinity included."""
+    nb = _notebook(tmp_path / "01_inf.ipynb", "import os\nopen(os.environ['COURSE_REPORT_FILE'], 'w').write("
+                   "'{\"records\": {\"x\": {\"value\": Infinity, \"unit\": \"\", \"note\": \"\"}}, \"claims\": []}')")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "b")]) == 1
+    text = (tmp_path / "b" / "fast" / "results.json").read_text()
+    (row,) = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))["notebooks"]
+    assert row["status"] == "FAILED" and row["records"] == {}
+    assert row["error"] == "its figures could not be read from 01_inf.json: Infinity is not a JSON number"

@@ -48,10 +48,47 @@ def test_a_bad_setting_names_the_variable_the_value_and_what_is_allowed(name, va
     assert message.startswith(f"{name}={value!r}:") and allowed in message
 
 
-def test_good_settings_are_read():
+def _machine(monkeypatch, gpus: int = 0, mps: bool = False) -> None:
+    """Make torch report ``gpus`` CUDA devices and ``mps`` or not, wherever the test runs."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+def test_good_settings_are_read(monkeypatch):
+    _machine(monkeypatch, gpus=2)
     cfg = get_config({"COURSE_SEED": "4294967295", "COURSE_DOWNLOAD_TIMEOUT": "2.5", "COURSE_DEVICE": "cuda:1",
                       "COURSE_CACHE": "off"})
     assert (cfg.seed, cfg.download_timeout, cfg.device, cfg.use_cache) == (4294967295, 2.5, "cuda:1", False)
+    assert get_config({"COURSE_DOWNLOAD_TIMEOUT": "86400"}).download_timeout == 86400
+
+
+@pytest.mark.parametrize(("gpus", "mps", "device", "present"), [
+    (0, False, "cuda", "cpu"), (0, False, "cuda:7", "cpu"), (0, False, "mps", "cpu"),
+    (2, False, "cuda:2", "cpu, cuda:0, cuda:1"), (0, True, "cuda", "cpu, mps")])
+def test_a_device_this_machine_lacks_is_refused_when_the_config_is_read(monkeypatch, gpus, mps, device, present):
+    """Probe 61: COURSE_DEVICE=cuda, cuda:7 or mps was accepted on a CPU-only machine; training then failed in torch."""
+    _machine(monkeypatch, gpus=gpus, mps=mps)
+    with pytest.raises(ValueError) as caught:  # config.SettingError, a ValueError
+        get_config({"COURSE_DEVICE": device})
+    assert str(caught.value) == (f"COURSE_DEVICE={device!r}: this machine has no such device (present: {present}); "
+                                 "use one of those, or leave it out for the best one present")
+
+
+def test_the_devices_present_are_accepted(monkeypatch):
+    _machine(monkeypatch, gpus=1, mps=True)
+    assert [get_config({"COURSE_DEVICE": d}).device for d in ("cpu", "cuda", "cuda:0", "mps")] == \
+        ["cpu", "cuda", "cuda:0", "mps"]
+    _machine(monkeypatch)
+    assert get_config({}).device == "cpu"
+
+
+@pytest.mark.parametrize("value", ["1e10", "1e308", "86401"])
+def test_a_download_timeout_too_large_for_the_clock_is_refused_when_read(value):
+    """Probe 60: COURSE_DOWNLOAD_TIMEOUT=1e308 (or 1e10) was accepted; downloads then died of OverflowError."""
+    with pytest.raises(ValueError, match=rf"^COURSE_DOWNLOAD_TIMEOUT='{value}': expected a positive, finite "
+                                           r"number of seconds up to 86400 \(a day\)"):
+        get_config({"COURSE_DOWNLOAD_TIMEOUT": value})
 
 
 def test_seed_everything_makes_torch_repeatable():

@@ -186,6 +186,13 @@ def _fewer_labels(path):
     _write_idx(path.parent / "train-labels-idx1-ubyte", np.zeros(7))
 
 
+def _labels_outside_the_classes(path):
+    """Probe 50: 50 labels of 200 in a consistent file loaded as real data, labels 0..200."""
+    labels = np.arange(50) % 10
+    labels[::7] = 200
+    _write_idx(path, labels)
+
+
 def _garbage(path):
     path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000).astype(np.uint8).tobytes())
 
@@ -194,6 +201,7 @@ def _garbage(path):
     (_truncate, "train-images-idx3-ubyte", "header says"),
     (_bad_header, "t10k-images-idx3-ubyte", "not an IDX file"),
     (_fewer_labels, "train-labels-idx1-ubyte", "(7,) labels for 50 images"),
+    (_labels_outside_the_classes, "train-labels-idx1-ubyte", "8 labels outside 0-9 (up to 200)"),
     (_garbage, "t10k-labels-idx1-ubyte", "not an IDX file")])
 def test_a_damaged_file_is_named_with_the_fix_once_and_the_loader_falls_back(cfg, monkeypatch, capsys,
                                                                              damage, file, why):

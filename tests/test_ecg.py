@@ -28,6 +28,16 @@ def _write_ucr(folder, train_classes, test_classes):
     (folder / "ECG5000_TEST.txt").write_text(_ucr_text(test_classes, seed=2))
 
 
+def _with_samples(text: str, value: str, rows) -> str:
+    """UCR text with the 10th sample of each of ``rows`` replaced by ``value`` (e.g. 'nan')."""
+    lines = text.splitlines()
+    for i in rows:
+        fields = lines[i].split("\t")
+        fields[10] = value
+        lines[i] = "\t".join(fields)
+    return "\n".join(lines) + "\n"
+
+
 def _zip(path, train_text, test_text, folder="ECG5000/"):
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(folder + "ECG5000_TRAIN.txt", train_text)
@@ -198,7 +208,11 @@ def test_cli_check_names_the_ecg_fallback(tmp_path, monkeypatch, capsys):
     (lambda p: p.write_text(_ucr_text([1, 2], length=96)), "1 class + 140 values"),
     (lambda p: p.write_bytes(bytes(range(256)) * 20), "not text"),
     (lambda p: p.write_text(""), "no rows"),
-    (lambda p: p.write_text(_ucr_text([1, 7])), "classes are 1-5")])
+    (lambda p: p.write_text(_ucr_text([1, 7])), "classes are 1-5"),
+    (lambda p: p.write_text(_with_samples(_ucr_text([1] * 5), "nan", rows=(1, 2, 4))),  # probe 52
+     "3 row(s) hold a value that is not a finite number (row 2: 'nan')"),
+    (lambda p: p.write_text(_with_samples(_ucr_text([1] * 5), "-inf", rows=(0,))),
+     "1 row(s) hold a value that is not a finite number (row 1: '-inf')")])
 def test_a_damaged_ecg_file_is_named_with_the_fix_and_the_loader_falls_back(cfg, monkeypatch, capsys, damage, why):
     monkeypatch.setattr(downloads, "_ANNOUNCED", set())
     _write_ucr(cfg.data_dir / "ECG5000", [1] * 40 + [2] * 10, [1] * 30 + [2, 3] * 5)

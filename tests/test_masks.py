@@ -167,3 +167,17 @@ def test_hole_psnr_interval_pools_each_resample_and_pairs_a_rival_fill():
     assert 0 < lead_lo < lead < lead_hi  # the same resampled images for both fills: a clear lead stays clear
     with pytest.raises(ValueError):
         psnr_in_mask_interval(x, good[:-1], m)
+
+
+def test_a_true_false_mask_works_as_its_ones_and_zeros():
+    """Probe 16: apply_mask with a bool mask failed in torch (subtraction with a bool tensor)."""
+    from course_lib.models import Inpainter, UNet
+
+    x = torch.rand(3, 1, 8, 8, generator=gen())
+    m = centre_mask(3, (8, 8), hole=4)
+    assert torch.equal(apply_mask(x, m > 0.5, fill=0.5), apply_mask(x, m, fill=0.5))
+    x_in = inpainting_input(x, m.bool())
+    assert x_in.dtype == torch.float32 and torch.equal(x_in, inpainting_input(x, m))
+    torch.manual_seed(0)
+    net = Inpainter(UNet(in_channels=2, channels=(4, 8)))
+    assert torch.equal(fill_hole(net, apply_mask(x, m), m.bool()), fill_hole(net, apply_mask(x, m), m))

@@ -97,3 +97,39 @@ def test_unet_runs_channels_last_inside_and_returns_the_usual_layout():
     for up, merge in zip(plain.up, plain.merge):
         h = merge(torch.cat([up(h), feats.pop()], 1))
     assert torch.allclose(plain.head(h), y, atol=1e-5)
+
+
+def _every_course_model():
+    from course_lib.generative import VAE, DigitClassifier
+    from course_lib.models import Conv1dAutoencoder, Inpainter
+
+    images = torch.rand(2, 1, 16, 16)
+    return [(MLPAutoencoder((1, 16, 16), hidden=(8,), latent_dim=4), images),
+            (ConvAutoencoder((1, 16, 16), channels=(4, 8), latent_dim=4), images),
+            (ConvAutoencoder((1, 16, 16), channels=(4, 8), latent_dim=4, skips=True), images),
+            (UNet(channels=(4, 8)), images),
+            (Inpainter(UNet(in_channels=2, channels=(4, 8))), torch.rand(2, 2, 16, 16)),
+            (Conv1dAutoencoder((1, 16), channels=(4, 8), latent_dim=4), torch.rand(2, 1, 16)),
+            (VAE((1, 16, 16), hidden=(8,), latent_dim=2), images),
+            (DigitClassifier((1, 16, 16), hidden=8), images)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bool])
+def test_every_model_names_a_wrong_input_dtype_and_the_fix_before_torch_sees_it(dtype):
+    """Probe 2: float64 or bool input failed deep inside torch (linear.py, conv.py) without naming x."""
+    for model, x in _every_course_model():
+        name = "x_in" if type(model).__name__ == "Inpainter" else "x"
+        expected = (rf"^{name} must have the dtype of {type(model).__name__}'s weights, torch.float32, "
+                    rf"got {dtype}: pass {name}.float\(\)$")
+        with pytest.raises(ValueError, match=expected):
+            model(x.to(dtype))
+        model(x)  # float32, as the weights: runs
+
+
+def test_a_model_converted_to_float64_takes_float64_and_names_float32_as_wrong():
+    model = MLPAutoencoder((1, 8, 8), hidden=(8,), latent_dim=4).double()
+    x = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    assert model(x).dtype == torch.float64
+    with pytest.raises(ValueError, match=r"z must have the dtype of MLPAutoencoder's weights, torch.float64, got "
+                                         r"torch.float32: pass z.double\(\)"):
+        model.decode(torch.rand(3, 4))

@@ -96,3 +96,45 @@ def test_every_explorer_is_marked_as_its_chapters_main_widget():
              widgets.threshold_explorer(torch.tensor([0.1, 0.9, 0.5]), torch.tensor([0, 1, 1]), start=0.5),
              widgets.inpainting_explorer(torch.rand(1, 8, 8), {"mean": lambda xm, m: xm}, start=(1, 1, 2))]
     assert all(widgets.MAIN_WIDGET_CLASS in b._dom_classes for b in boxes)
+
+
+def _anomaly_scores():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(40, generator=g) + 0.1, torch.tensor([0] * 30 + [1] * 10)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_score_histograms_refuse_a_score_that_is_not_a_number(bad):
+    """Probe 21: one NaN score gave a figure whose 78 bars all had height NaN."""
+    scores, y = _anomaly_scores()
+    scores[5] = bad
+    with pytest.raises(ValueError, match=r"^scores hold 1 NaN or infinite value\(s\) of 40"):
+        plotting.plot_score_histograms(scores, y)
+    with pytest.raises(ValueError, match=r"^scores hold 1 NaN or infinite value\(s\) of 40"):
+        widgets.threshold_explorer(scores, y, start=0.5)
+
+
+@pytest.mark.parametrize("value", [0.3, 0.0, -2.0])
+def test_score_histograms_of_equal_scores_draw_one_visible_bar_per_class(value):
+    """Probe 21: all-equal scores gave 76 bars of height NaN and 2 of height inf and width 0 (nothing visible)."""
+    _, y = _anomaly_scores()
+    fig = plotting.plot_score_histograms(torch.full((40,), value), y)
+    bars = [p for p in fig.axes[0].patches if p.get_height() != 0]
+    assert len(bars) == 2  # one per class, both at the value
+    for bar in bars:
+        assert np.isfinite(bar.get_height()) and bar.get_height() > 0 and bar.get_width() > 0
+        assert bar.get_x() <= value <= bar.get_x() + bar.get_width()
+
+
+@pytest.mark.parametrize("z_range", [(float("nan"), 1, 0, 1), (0, float("inf"), 0, 1), (0, 1, 0, float("nan"))])
+def test_latent_explorers_refuse_a_range_that_is_not_a_number(z_range):
+    """Probe 22: latent_explorer built FloatSlider(min=nan, step=nan) from z_range (nan, 1, 0, 1)."""
+    decode = lambda z: torch.zeros(len(z), 1, 8, 8)
+    with pytest.raises(ValueError, match=r"^z_range must hold finite numbers"):
+        widgets.latent_explorer(decode, z_range)
+    with pytest.raises(ValueError, match=r"^z_range must hold finite numbers"):
+        widgets.vae_latent_explorer(decode, torch.zeros(4, 2), torch.zeros(4), z_range=z_range)
+    with pytest.raises(ValueError, match=r"^start must hold finite numbers"):
+        widgets.latent_explorer(decode, (0, 1, 0, 1), start=(float("nan"), 0.0))
+    with pytest.raises(ValueError, match=r"^start must hold finite numbers"):
+        widgets.threshold_explorer(*_anomaly_scores(), start=float("nan"))

@@ -43,3 +43,19 @@ def test_a_record_keeps_its_interval_and_refuses_one_upside_down():
     with pytest.raises(ValueError, match="low, high"):
         report.record("y", 0.5, interval=(0.6, 0.4))
     report.clear()
+
+
+def _strict(text: str):
+    """json.loads as a strict parser reads it: NaN and Infinity are not JSON."""
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in the report: not strict JSON"))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf")])
+def test_record_refuses_an_infinite_figure_and_the_report_stays_strict_json(fresh, value):
+    """Probe 23: record(inf) (a perfect batch's PSNR) wrote Infinity into the report, which strict parsers reject."""
+    report.record("kept", 1.5)
+    with pytest.raises(ValueError, match=rf"^value of 'psnr' is {value}: a recorded figure must be a finite number"):
+        report.record("psnr", value, unit="dB")
+    with pytest.raises(ValueError, match=r"^interval of 'psnr' is \(20.0, inf\)"):
+        report.record("psnr", 25.0, interval=(20.0, float("inf")))
+    assert _strict(fresh.read_text())["records"] == {"kept": {"value": 1.5, "unit": "", "note": ""}}

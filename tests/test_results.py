@@ -45,3 +45,17 @@ def test_normalised_minutes_scale_wall_time_to_the_reference_speed_and_flag_miss
     assert missed == ["the whole run took 16.0 normalised minutes (target 15)",
                       "a.ipynb took 9.0 normalised minutes (target 8)"]
     assert run_report.over_target(rows, {"mode": "fast", "elapsed_normalised_min": 2.5}) == []
+
+
+def test_results_json_is_strict_json_even_when_a_measured_number_is_not_finite(tmp_path):
+    """Probe 23: results.json was written with json.dumps, which writes NaN and Infinity."""
+    import json
+
+    from aecourse_tools.report import write_report
+
+    row = {**RESULT, "wall_s": float("nan"), "records": {"x": {"value": 1.0, "unit": "", "note": ""}}}
+    write_report([row], tmp_path, "fast", elapsed=float("inf"), jobs=1, speed=None)
+    text = (tmp_path / "results.json").read_text()
+    results = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))
+    assert results["notebooks"][0]["wall_s"] is None and results["meta"]["elapsed_s"] is None
+    assert results["notebooks"][0]["records"]["x"]["value"] == 1.0

@@ -85,3 +85,22 @@ def test_a_digit_with_no_room_at_its_drawn_size_is_placed_at_the_smallest_size(m
     assert any(retried)  # this seed draws a layout with no room at the drawn size ...
     ink = (scenes.y > 0).flatten(1).sum(1)
     assert (ink >= 14 * 14 * 1.85).all()  # ... and still every scene holds both squares
+
+
+def test_an_empty_digit_set_is_named():
+    """Probe 18: make_scenes with no digits failed in torch (min() of an empty tensor, scenes.py:40)."""
+    with pytest.raises(ValueError, match=r"^digits_x holds no digits \(shape \(0, 1, 28, 28\)\)"):
+        make_scenes(torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long), n=2, size=32)
+
+
+def test_byte_digits_are_refused_with_the_fix(source):
+    """Probe 19: uint8 digits (0..255) made scenes where 46% of the canvas was exactly 1.0 and labelled digit."""
+    x, y = source
+    as_bytes = (x * 255).round().to(torch.uint8)
+    with pytest.raises(ValueError, match=r"digits_x must be float images in \[0, 1\], got dtype torch.uint8: "
+                                         r"pass digits_x.float\(\) / 255"):
+        make_scenes(as_bytes, y, n=4, size=32)
+    with pytest.raises(ValueError, match=r"values from 0 to 255: pass digits_x / 255"):
+        make_scenes(as_bytes.float(), y, n=4, size=32)
+    scenes = make_scenes(as_bytes.float() / 255, y, n=4, size=32)  # the fix works
+    assert (scenes.x == 1.0).float().mean() < 0.05

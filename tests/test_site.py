@@ -9,13 +9,21 @@ to a built file; the search finds the bottleneck chapter; on a 390x844 phone no 
 or solution page scrolls sideways; a widget shows its figure and says the live version
 needs a kernel. Screenshots of the home page and chapter 01 go to build/site-shots/.
 
+Planted content never runs: a site built from chapter 01 of the same run, with a script
+and an event handler planted in a markdown cell, a script and a javascript: link in an
+HTML output and a script in a record's note, shows them as text or not at all, while the
+chapter's figures, tables and <details> still render (probes 67-69 of PROBES-2026-12-05).
+
 Needs Chromium and Playwright, as tests/test_browser.py does (COURSE_CHROMIUM, default
-/usr/bin/chromium); without them these tests skip and say why.
+/usr/bin/chromium); without them those tests skip and say why. The tests without a browser
+(a damaged results.json, a run with a FAILED notebook) run everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -35,8 +43,9 @@ SHOTS = ROOT / "build" / "site-shots"
 PHONE = {"width": 390, "height": 844}
 
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(bool(browser_unavailable()), reason=browser_unavailable())]
+def in_chromium(test):
+    """A test that opens pages in Chromium: marked ``browser``, skipped (saying why) without Chromium."""
+    return pytest.mark.browser(pytest.mark.skipif(bool(browser_unavailable()), reason=browser_unavailable())(test))
 
 
 def _run_dir() -> Path:
@@ -59,17 +68,24 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def built():
-    info = site.build(_run_dir(), SITE_OUT, jobs=1)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE_OUT)))
+@contextlib.contextmanager
+def serving(folder: Path):
+    """A local http.server thread serving ``folder``; yields its address."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {**info, "url": f"http://127.0.0.1:{server.server_address[1]}/"}
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="module")
+def built():
+    info = site.build(_run_dir(), SITE_OUT, jobs=1)
+    with serving(SITE_OUT) as url:
+        yield {**info, "url": url}
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +121,7 @@ IMAGES_LOADED = """async () => {
 }"""
 
 
+@in_chromium
 def test_site_has_every_chapter_solution_and_page(built):
     pages = set(built["pages"])
     assert len(built["chapters"]) == 8 and len(built["solutions"]) == 8
@@ -115,6 +132,7 @@ def test_site_has_every_chapter_solution_and_page(built):
     assert {"index.html", "results.html", "instructors.html", "offline.html", "search.html"} <= pages
 
 
+@in_chromium
 def test_every_page_banner_no_errors_images_loaded_links_resolve(built, page):
     base, broken = built["url"], []
     for name in built["pages"]:
@@ -137,6 +155,7 @@ def test_every_page_banner_no_errors_images_loaded_links_resolve(built, page):
     assert broken == []
 
 
+@in_chromium
 def test_search_finds_the_bottleneck_chapter(built, page):
     page.goto(built["url"] + "search.html?q=bottleneck", wait_until="load")
     hit = page.locator("#search-results a[href*='02_bottleneck_size']").first
@@ -144,6 +163,7 @@ def test_search_finds_the_bottleneck_chapter(built, page):
     assert page.problems == []
 
 
+@in_chromium
 def test_widgets_show_their_figure_and_say_the_live_version_needs_a_kernel(built, page):
     assert built["widgets_as_figures"] >= 8  # every chapter's main widget at least
     page.goto(built["url"] + "notebooks/01_autoencoder_from_scratch.html", wait_until="load")
@@ -154,6 +174,7 @@ def test_widgets_show_their_figure_and_say_the_live_version_needs_a_kernel(built
     assert "widget-view" not in page.content()
 
 
+@in_chromium
 def test_phone_shows_no_horizontal_scroll_on_chapter_pages(built, browser):
     context = browser.new_context(viewport=PHONE, is_mobile=True, device_scale_factor=2)
     p = context.new_page()
@@ -171,9 +192,136 @@ def test_phone_shows_no_horizontal_scroll_on_chapter_pages(built, browser):
     assert wide == []
 
 
+@in_chromium
 def test_screenshots_of_the_home_page_and_a_chapter(built, page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, shot in (("index.html", "home.png"), ("notebooks/02_bottleneck_size.html", "chapter02.png")):
         page.goto(built["url"] + name, wait_until="load")
         page.screenshot(path=str(SHOTS / shot))
         assert (SHOTS / shot).stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- planted content never runs
+
+PLANTED_FLAGS = ("plantedMarkdown", "plantedOnerror", "plantedRaw", "plantedOutput", "plantedLink", "plantedNote",
+                 "plantedNoteImg")
+PLANTED_MARKDOWN = (
+    'Planted <script>window.plantedMarkdown = 1; document.title = "planted"</script> and '
+    '<img src="no-such-image.png" onerror="window.plantedOnerror = 1">\n\n'
+    "```{raw} html\n<script>window.plantedRaw = 1</script>\n```\n\n"
+    "<details><summary>Concept question</summary><p>Answer in <b>bold</b>, <strong>strong</strong> and "
+    "<code>code</code></p><ul><li>a listed point</li></ul></details>\n")
+PLANTED_HTML = ('<p class="planted-output">HTML output shown</p><script>window.plantedOutput = 1</script>'
+                '<a id="planted-link" href="javascript:window.plantedLink = 1">a link</a>')
+PLANTED_NOTE = "<script>window.plantedNote = 1</script><img src=x onerror=window.plantedNoteImg=1>"
+
+
+def plant(run_dir: Path, dest: Path, chapter: str = "01_autoencoder_from_scratch.ipynb") -> Path:
+    """A copy of one chapter of the run (and its results) with content planted in markdown, an output and a note."""
+    import nbformat
+
+    from aecourse_tools.report import markdown_report
+
+    dest.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(run_dir / chapter, as_version=4)
+    cell = nbformat.v4.new_code_cell("from IPython.display import HTML; HTML(planted)")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": PLANTED_HTML, "text/plain": "HTML"})]
+    nb.cells[2:2] = [nbformat.v4.new_markdown_cell(PLANTED_MARKDOWN), cell]
+    nbformat.write(nb, dest / chapter)
+    results = json.loads((run_dir / "results.json").read_text())
+    results["notebooks"] = [r for r in results["notebooks"] if r["notebook"] == chapter]
+    results["notebooks"][0]["records"]["planted_figure"] = {"value": 1.0, "unit": "", "note": PLANTED_NOTE}
+    (dest / "results.json").write_text(json.dumps(results))
+    (dest / "results.md").write_text(markdown_report(results["notebooks"], results["meta"]))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def planted():
+    out = ROOT / "build" / "site-test-planted"
+    run = plant(_run_dir(), ROOT / "build" / "site-test-planted-run")
+    info = site.build(run, out, jobs=1)
+    with serving(out) as url:
+        yield {**info, "url": url}
+
+
+@in_chromium
+def test_planted_scripts_do_not_run_and_the_course_content_still_shows(planted, page):
+    page.goto(planted["url"] + "notebooks/01_autoencoder_from_scratch.html", wait_until="load")
+    page.evaluate(IMAGES_LOADED)  # the planted image has failed by now: its onerror would have run
+    if page.locator("#planted-link").count():  # nh3 keeps no id, so this finds it only unsanitised
+        page.click("#planted-link")
+    ran = page.evaluate(f"() => {list(PLANTED_FLAGS)}.filter(f => window[f] !== undefined)")
+    assert ran == [] and page.title() != "planted"
+    assert page.locator("details summary").inner_text() == "Concept question"
+    page.click("details summary")  # opens it: the answer shows
+    assert page.locator("details strong").inner_text() == "strong"
+    assert page.locator("details code").inner_text() == "code" and page.locator("details li").count() == 1
+    assert page.locator("p.planted-output").inner_text() == "HTML output shown"
+    figures = page.eval_on_selector_all(".cell_output img", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(figures) >= 3 and all(w > 0 for w in figures)  # chapter 01's own figures
+    page.goto(planted["url"] + "results.html", wait_until="load")
+    assert page.evaluate(f"() => {list(PLANTED_FLAGS)}.filter(f => window[f] !== undefined)") == []
+    row = page.locator("tr", has_text="planted_figure")
+    assert row.count() == 1 and "plantedNote" in row.inner_text()  # the note is shown as text, not run
+    assert page.locator("table").count() >= 2  # the results tables render
+
+
+# ----------------------------------------------------------------------------- damaged or failed runs
+
+def _fake_run(folder: Path, status: str = "ok", error: str = "") -> Path:
+    """A run folder holding one small executed chapter, its results.json and results.md."""
+    import nbformat
+
+    from aecourse_tools.report import markdown_report
+
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x = 1 / 0")
+    code.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                           traceback=["ZeroDivisionError: division by zero"])]
+    nb.cells = [nbformat.v4.new_markdown_cell("# 01 A chapter\n\nIts text."), code]
+    nbformat.write(nb, folder / "01_a_chapter.ipynb")
+    meta = {"mode": "fast", "command": "aecourse run", "cpu": "a CPU", "cores": 2, "memory_gb": 4,
+            "accelerator": "none", "python": "3.11", "torch": "2", "torch_threads": 2, "course": "0.1",
+            "data": "data", "date": "2026-12-05 10:00 UTC", "commit": "abc1234", "jobs": 1, "elapsed_s": 1.0}
+    rows = [{"notebook": "01_a_chapter.ipynb", "status": status, "error": error, "wall_s": 1.0, "peak_mb": 100,
+             "records": {}, "claims": []}]
+    (folder / "results.json").write_text(json.dumps({"meta": meta, "notebooks": rows}))
+    (folder / "results.md").write_text(markdown_report(rows, meta))
+    return folder
+
+
+def _aecourse_site(run: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aecourse_tools.cli", "site", "--from", str(run), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_a_truncated_results_json_is_refused_in_one_line(tmp_path):
+    """Probe 65: a truncated results.json gave a JSONDecodeError traceback."""
+    run = _fake_run(tmp_path / "run")
+    text = (run / "results.json").read_text()
+    (run / "results.json").write_text(text[:len(text) // 2])
+    done = _aecourse_site(run, tmp_path / "site")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0, done.stderr
+    assert f"{run / 'results.json'} is damaged (JSONDecodeError" in done.stderr
+    assert "run `aecourse run` again" in done.stderr
+
+
+def test_a_failed_notebook_is_marked_on_its_page_and_every_banner_and_in_the_exit_code(tmp_path):
+    """Probe 66: a run with a FAILED notebook gave a site without a word (exit 0, a normal page)."""
+    run = _fake_run(tmp_path / "run", status="FAILED", error="ZeroDivisionError: division by zero <b>x</b>")
+    done = _aecourse_site(run, tmp_path / "site")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAILED in the run: 01_a_chapter.ipynb: ZeroDivisionError: division by zero" in done.stdout
+    chapter = (tmp_path / "site" / "notebooks" / "01_a_chapter.html").read_text()
+    assert "course-failed" in chapter and "This notebook FAILED in the run these pages come from" in chapter
+    assert "division by zero &lt;b&gt;x&lt;/b&gt;" in chapter  # the error shown as text
+    assert "FAILED in this run: 01_a_chapter" in (tmp_path / "site" / "index.html").read_text()  # the banner
+
+
+def test_a_run_without_failures_builds_with_exit_code_0(tmp_path):
+    done = _aecourse_site(_fake_run(tmp_path / "run"), tmp_path / "site")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "FAILED" not in (tmp_path / "site" / "notebooks" / "01_a_chapter.html").read_text()

@@ -164,3 +164,46 @@ def test_without_a_plateau_the_history_says_training_was_cut_short(low_rank_imag
         fit(model, low_rank_images, num_epochs=1, batch_size=64, lr=1e-3, patience=2)
     with pytest.raises(ValueError, match="patience"):
         fit(model, low_rank_images, x_val=low_rank_images, num_epochs=1, batch_size=64, lr=1e-3, patience=0)
+
+
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), -1e-3, 0])
+def test_fit_refuses_a_learning_rate_it_cannot_train_with(low_rank_images, lr):
+    """Probe 5: lr=inf trained to a nan loss and non-finite weights, without a word."""
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"^lr must be"):
+        fit(model, low_rank_images, num_epochs=1, batch_size=32, lr=lr, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # refused before training
+
+
+def test_fit_says_when_training_diverges_instead_of_returning_nan_weights(low_rank_images):
+    torch.manual_seed(0)
+    model = MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4, output="linear")
+    with pytest.raises(ValueError, match=r"the training loss became (nan|inf) in epoch 1: the weights diverged; "
+                                         r"try a smaller lr than 1e\+20"):
+        fit(model, low_rank_images, num_epochs=3, batch_size=32, lr=1e20, progress=False)
+
+
+@pytest.mark.parametrize(("name", "value"), [("num_epochs", 2.5), ("num_epochs", True), ("batch_size", 8.0),
+                                             ("num_epochs", 0)])
+def test_fit_names_a_count_that_is_not_a_whole_number(low_rank_images, monkeypatch, name, value):
+    """Probe 6: num_epochs=2.5 failed with a TypeError after the before-training evaluation, not naming it."""
+    import course_lib.training as training
+
+    measured = []
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: measured.append(1) or 0.0)
+    kw = dict(num_epochs=1, batch_size=32, lr=1e-3, progress=False) | {name: value}
+    with pytest.raises(ValueError, match=rf"^{name} must be a whole number >= 1, got {value!r}$"):
+        fit(_model(), low_rank_images, **kw)
+    assert measured == []  # refused before anything ran
+
+
+def test_fit_on_a_device_this_machine_lacks_names_the_parameter(low_rank_images, monkeypatch):
+    """Probe 7: fit(device='cuda') on a CPU-only machine failed inside torch ("Found no NVIDIA driver")."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine, wherever this runs
+    for device in ("cuda", "cuda:0", torch.device("cuda")):
+        with pytest.raises(ValueError, match=r"^device='cuda(:0)?': this machine has no such device "
+                                             r"\(present: cpu(, mps)?\)"):
+            fit(_model(), low_rank_images, num_epochs=1, batch_size=32, lr=1e-3, progress=False, device=device)
+    with pytest.raises(ValueError, match=r"^device='gpu': expected cpu, cuda, cuda:N or mps"):
+        fit(_model(), low_rank_images, num_epochs=1, batch_size=32, lr=1e-3, progress=False, device="gpu")
