@@ -213,7 +213,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
                                               scheduler=scheduler, device=device,
                                               on_step=lambda step, e=epoch: shown.step(e, step)))
         if not math.isfinite(history.train_loss[-1]):
-            shown.finish(f"{label}: stopped in epoch {history.epochs}, the training loss became {history.train_loss[-1]}")
+            shown.finish(f"{label}: stopped in epoch {history.epochs}: the training loss became "
+                         f"{history.train_loss[-1]}")
             raise ValueError(f"fit: the training loss became {history.train_loss[-1]} in epoch {history.epochs}: "
                              f"the weights diverged; try a smaller lr than {lr:g}")
         validate()
