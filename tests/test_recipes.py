@@ -29,7 +29,8 @@ def test_sizes_table_holds_a_full_and_a_fast_value_for_every_entry():
         for name, pair in entries.items():
             values = [v for entry in pair for v in (entry if isinstance(entry, tuple) else (entry,))]
             assert len(pair) == 2 and values and all(isinstance(v, int) and v > 0 for v in values), (chapter, name)
-            assert pair[1] <= pair[0], f"{chapter}.{name}: a fast run is never bigger than a full one"
+            full, fast = (max(v) if isinstance(v, tuple) else v for v in pair)
+            assert fast <= full, f"{chapter}.{name}: a fast run is never bigger than a full one"
     assert set(sizes.data_sizes(fast=True)) == set(sizes.DATA)
 
 
