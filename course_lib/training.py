@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -274,29 +274,33 @@ def check_training_data(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
 
 # --------------------------------------------------------------------------- weights cache
 
-def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,
+def fit_cached(model: nn.Module, cache_dir: Path | Sequence[Path] | None, name: str, x: torch.Tensor,
                target: torch.Tensor | None = None, **fit_kwargs) -> History:
-    """``fit``, or load the weights a previous identical ``fit`` saved in ``cache_dir``.
+    """``fit``, or load the weights a previous identical ``fit`` saved in a cache folder.
 
     The key (``cache.fingerprint``) covers the model's code, attributes and initial
-    weights, the data, every fit argument and the code of every function passed in,
-    so any change retrains (``progress`` and ``val_metric`` only watch training: they are left
-    out). ``cache_dir=None`` disables the cache. A hit prints one
-    line naming its file; an unusable file is removed and retrained, with a warning.
+    weights, the data, every fit argument, the code of every function passed in and the
+    training code itself (``fit``, followed into the loop and the optimiser), so any change
+    retrains (``progress`` and ``val_metric`` only watch training: they are left out).
+    ``cache_dir`` is one folder or several, searched in order; the first writable one
+    receives new entries. ``cache_dir=None`` disables the cache. A hit prints one line
+    naming its file; an unusable file is skipped with a warning and trained afresh.
     """
     cache.check_name(name)
     if cache_dir is None:
         return fit(model, x, target, **fit_kwargs)
+    folders = cache.folders(cache_dir)
     settings = sorted((k, v) for k, v in fit_kwargs.items() if k not in ("progress", "val_metric"))  # they only watch
-    path = cache.entry_path(cache_dir, name, cache.fingerprint(model, x, target, settings))
-    history = cache.load(path, model, into=History, device=fit_kwargs.get("device", "cpu"))
-    if history is not None:
-        print(f"{name}: trained weights loaded from the cache ({path}); delete that file to train again")
-        return history
-    writable = cache.usable_folder(cache_dir)
+    key = cache.fingerprint(fit, model, x, target, settings)
+    hit = cache.lookup(folders, name, key, model, into=History, device=fit_kwargs.get("device", "cpu"))
+    if hit is not None:
+        threads = f", trained with {hit.threads} thread{'s' * (hit.threads > 1)}" if hit.threads else ""
+        print(f"{name}: trained weights loaded from the cache ({hit.path}{threads})")
+        return hit.history
+    folder = cache.writable_folder(folders)
     history = fit(model, x, target, **fit_kwargs)
-    if writable:
-        cache.save(path, model, history.as_dict())
+    if folder is not None:
+        cache.save(cache.entry_path(folder, name, key), model, history.as_dict())
     return history
 
 
