@@ -69,13 +69,19 @@ def learner_python(choice: str | None) -> str:
 
 def pip_sources() -> list[str]:
     """pip's configured indexes, wheel folders and constraints, as uv arguments (as .ci/run does)."""
+    flags = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", "find-links": "--find-links",
+             "constraint": "--constraint"}
+    listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True)
     args = ["--index-strategy", "unsafe-best-match"]
-    for key, flag in (("global.index-url", "--index-url"), ("global.extra-index-url", "--extra-index-url"),
-                      ("global.find-links", "--find-links"), ("global.constraint", "--constraint")):
-        found = subprocess.run([sys.executable, "-m", "pip", "config", "get", key], capture_output=True, text=True)
-        for value in found.stdout.split() if found.returncode == 0 else []:
-            args += [flag, value]
-    return args
+    for line in listed.stdout.splitlines():  # e.g. global.extra-index-url='file:///a file:///b'
+        key, _, value = line.partition("=")
+        flag = flags.get(key.rpartition(".")[2])
+        if flag and (key.startswith("global.") or key.startswith(":env:.")):
+            args += [x for v in value.strip("'\"").split() for x in (flag, v)]
+    for name, flag in (("PIP_FIND_LINKS", "--find-links"), ("PIP_CONSTRAINT", "--constraint")):
+        args += [x for v in os.environ.get(name, "").split() for x in (flag, v)]
+    pairs = list(dict.fromkeys(zip(args[2::2], args[3::2])))  # each source once
+    return args[:2] + [x for pair in pairs for x in pair]
 
 
 def setup_env(prefix: Path, python: str | None) -> Path:
@@ -128,6 +134,10 @@ def setup_class(class_dir: Path, env: Path, group: str) -> None:
     branch = current_branch()
     run(["git", "-C", mirror, "fetch", "--quiet", "--force", REPO, f"HEAD:refs/heads/{branch}"])
     run(["chmod", "-R", "a+rX", mirror])
+    # Learners' git must accept a repository root owns: their global git config (GIT_CONFIG_GLOBAL in
+    # jupyterhub_config.py) says so, then reads their own ~/.gitconfig (git 2.39 ignores `-c safe.directory`).
+    (class_dir / "gitconfig").write_text(f"[safe]\n\tdirectory = {mirror}\n[include]\n\tpath = ~/.gitconfig\n")
+    (class_dir / "gitconfig").chmod(0o644)
 
 
 def current_branch() -> str:
@@ -187,7 +197,7 @@ def cmd_fill(args) -> int:
     print("+", " ".join(map(str, cmd)), flush=True)
     done = subprocess.run([str(c) for c in cmd], env={
         **os.environ, **threads, "COURSE_CACHE_DIR": str(args.shared_weights or args.class_dir / "weights"),
-        "COURSE_DATA_DIR": str(args.class_dir / "data"), "COURSE_OFFLINE": "1"})
+        "COURSE_DATA_DIR": str(args.class_dir / "data"), "COURSE_OFFLINE": "1"}, cwd=REPO)  # the run's commit: REPO's
     run(["chmod", "-R", "a+rX", args.shared_weights or args.class_dir / "weights"])
     return done.returncode
 
@@ -233,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     if args.url is None:
         import socket
         args.url = f"http://{args.ip or socket.getfqdn()}:{args.port}"

@@ -61,8 +61,8 @@ c.Spawner.environment = {
     "COURSE_FAST": env.get("AECOURSE_HUB_FAST", ""),
     # One thread per kernel: many kernels share the cores, and more threads only contend.
     "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    # nbgitpuller clones the class's mirror, which belongs to root: git must accept it.
-    "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": str(CLASS_DIR / "course.git"),
+    # nbgitpuller clones the class's mirror, which belongs to root: this git config (made by setup) accepts it.
+    "GIT_CONFIG_GLOBAL": str(CLASS_DIR / "gitconfig"),
 }
 # Idle kernels are shut down by each learner's server, idle servers by the culler below.
 c.Spawner.args = [f"--MappingKernelManager.cull_idle_timeout={env['AECOURSE_HUB_KERNEL_IDLE_S']}",
