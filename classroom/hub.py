@@ -89,11 +89,25 @@ def setup_env(prefix: Path, python: str | None) -> Path:
     env = prefix / "env"
     if not (env / "bin" / "python").exists():
         run([learner_python(python), "-m", "venv", env])
+    if course_installed(env):
+        print(f"{env}: the course as in {REPO}, and JupyterHub, already installed")
+        return env
     if not (env / "bin" / "uv").exists():
         run([env / "bin" / "python", "-m", "pip", "install", "--quiet", "uv"])
     run([env / "bin" / "uv", "pip", "install", "--quiet", "--compile-bytecode", "--python", env / "bin" / "python",
          *pip_sources(), "--reinstall-package", "aecourse", f"{REPO}[classroom]"])
     return env
+
+
+def course_installed(env: Path) -> bool:
+    """Whether ``env`` holds JupyterHub and the course's packages exactly as this checkout has them."""
+    found = list(env.glob("lib/python3*/site-packages"))
+    if len(found) != 1 or not (env / "bin" / "jupyterhub").exists():
+        return False
+    files = [f for package in ("course_lib", "aecourse_tools") for f in (REPO / package).rglob("*")
+             if f.is_file() and "__pycache__" not in f.parts]
+    return all((found[0] / f.relative_to(REPO)).is_file() and (found[0] / f.relative_to(REPO)).read_bytes() == f.read_bytes()
+               for f in files)
 
 
 def setup_proxy(prefix: Path) -> Path:
