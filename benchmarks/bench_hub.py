@@ -274,7 +274,8 @@ class Learner:
                  for c in nb["cells"] if c["cell_type"] == "code"]
         self.result.cells = len(cells)
         session = self.api("POST", f"/user/{self.name}/api/sessions",
-                           json={"path": path, "type": "notebook", "name": Path(path).name, "kernel": {"name": "python3"}})
+                           json={"path": path, "type": "notebook", "name": Path(path).name,
+                                 "kernel": {"name": "python3"}})
         kernel = session["kernel"]["id"]
         ws_url = f"{self.hub.url.replace('http', 'ws', 1)}/user/{self.name}/api/kernels/{kernel}/channels"
         ws = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {self.token}"}),
@@ -350,10 +351,13 @@ class Monitor(threading.Thread):
         self.samples: list[tuple[float, float, float]] = []  # (s, CPU % of all cores, memory used MB)
         self.peak_mb = dict.fromkeys(names, 0.0)
         self.halt = threading.Event()
+        self.baseline_mb = 0
 
     def run(self) -> None:
         start = time.perf_counter()
         psutil.cpu_percent(None)
+        used = psutil.virtual_memory()
+        self.baseline_mb = round((used.total - used.available) / 2**20)  # before the learners: the hub, others
         while not self.halt.wait(self.every):
             uids = {}
             for name in self.names:
@@ -417,7 +421,8 @@ def run_learners(hub: Hub, n: int, chapter: str, query: dict, prefix: str = "lea
     cpus = [s[1] for s in monitor.samples]
     return {"learners": [asdict(learner.result) for learner in learners], "wall_s": round(wall, 1),
             "server": {"samples": monitor.samples, "cpu_mean_pct": round(sum(cpus) / max(1, len(cpus)), 1),
-                       "memory_peak_mb": max((s[2] for s in monitor.samples), default=0)},
+                       "memory_peak_mb": max((s[2] for s in monitor.samples), default=0),
+                       "memory_before_mb": monitor.baseline_mb, "load_average": os.getloadavg()},
             "failures": [f"{r.name}: {r.error}" for r in (x.result for x in learners) if r.error]}
 
 
@@ -431,7 +436,8 @@ def table(result: dict) -> str:
                     f"{f(r['peak_learner_mb'], 0):>7} {len(r['cache_lines']):>10}  {r['error'] or ''}")
     s = result["server"]
     rows.append(f"server: {result['wall_s']} s wall, CPU mean {s['cpu_mean_pct']}% of {psutil.cpu_count()} cores, "
-                f"memory peak {s['memory_peak_mb']} MB of {psutil.virtual_memory().total // 2**20} MB; "
+                f"memory peak {s['memory_peak_mb']} MB (before: {s['memory_before_mb']}) of "
+                f"{psutil.virtual_memory().total // 2**20} MB; "
                 f"failures: {len(result['failures'])}")
     return "\n".join(rows)
 

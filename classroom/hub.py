@@ -106,8 +106,8 @@ def course_installed(env: Path) -> bool:
         return False
     files = [f for package in ("course_lib", "aecourse_tools") for f in (REPO / package).rglob("*")
              if f.is_file() and "__pycache__" not in f.parts]
-    return all((found[0] / f.relative_to(REPO)).is_file() and (found[0] / f.relative_to(REPO)).read_bytes() == f.read_bytes()
-               for f in files)
+    installed = [found[0] / f.relative_to(REPO) for f in files]
+    return all(i.is_file() and i.read_bytes() == f.read_bytes() for i, f in zip(installed, files))
 
 
 def setup_proxy(prefix: Path) -> Path:
@@ -129,7 +129,7 @@ def setup_proxy(prefix: Path) -> Path:
 
 
 def setup_class(class_dir: Path, env: Path, group: str) -> None:
-    """The learners' group, the shared weights (read-only for learners), the data, the course mirror, the hub's folder."""
+    """The learners' group, the shared weights (read-only for learners), data, course mirror, the hub's folder."""
     run(["groupadd", "--force", group])
     class_dir.mkdir(parents=True, exist_ok=True)
     for name, mode in (("weights", 0o755), ("data", 0o755), ("hub", 0o700)):
@@ -203,7 +203,8 @@ def cmd_setup(args) -> Path:
 def cmd_fill(args) -> int:
     """Every notebook once, as root, into the shared weights folder, one thread per notebook."""
     env = args.prefix / "env"
-    notebooks = sorted((REPO / "notebooks").glob("[0-9]*.ipynb")) + sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
+    notebooks = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
+    notebooks += sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
     jobs = max(1, os.cpu_count() or 1) if args.jobs is None else args.jobs
     threads = {k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     cmd = [env / "bin" / "aecourse", "run", "--jobs", jobs, "--build-dir", args.class_dir / "fill",
@@ -236,18 +237,18 @@ def parser() -> argparse.ArgumentParser:
                    help="the hub's software: env/ and proxy/ (default /opt/aecourse)")
     p.add_argument("--class-dir", type=Path, default=Path(env("AECOURSE_HUB_CLASS_DIR", "/srv/aecourse")),
                    help="weights/, data/, course.git and the hub's state (default /srv/aecourse)")
-    p.add_argument("--shared-weights", type=Path, default=None, help="another shared weights folder (default CLASS_DIR/weights)")
-    p.add_argument("--home-base", type=Path, default=Path("/home"), help="where learners' homes are made (default /home)")
+    p.add_argument("--shared-weights", type=Path, default=None, help="the shared weights (default CLASS_DIR/weights)")
+    p.add_argument("--home-base", type=Path, default=Path("/home"), help="learners' homes (default /home)")
     p.add_argument("--group", default="aecourse-learners", help="the Unix group of learners' accounts")
     p.add_argument("--admin", default="instructor", help="the instructor's (admin) user name")
-    p.add_argument("--password", default=env("AECOURSE_HUB_PASSWORD"), help="the learners' shared password (default: made once)")
-    p.add_argument("--admin-password", default=env("AECOURSE_HUB_ADMIN_PASSWORD"), help="the instructor's (32+ characters)")
+    p.add_argument("--password", default=env("AECOURSE_HUB_PASSWORD"), help="the class password (default: made once)")
+    p.add_argument("--admin-password", default=env("AECOURSE_HUB_ADMIN_PASSWORD"), help="the instructor's (32+ chars)")
     p.add_argument("--ip", default="", help="address to listen on (default: all)")
     p.add_argument("--port", type=int, default=8000, help="the hub's port; the next two are its internal ones")
     p.add_argument("--url", default=None, help="the address learners open (default http://<this host>:PORT)")
-    p.add_argument("--course-repo", default=None, help="the git repository the link pulls (default: CLASS_DIR/course.git)")
+    p.add_argument("--course-repo", default=None, help="the repository the link pulls (default: CLASS_DIR/course.git)")
     p.add_argument("--branch", default=None, help="its branch (default: this checkout's)")
-    p.add_argument("--python", default=None, help="the Python to make env/ from (default: this one, else /usr/bin/python3)")
+    p.add_argument("--python", default=None, help="the Python env/ is made from (default: this one, else /usr/bin/python3)")
     p.add_argument("--fast", action="store_true", help="learners' kernels (and fill-weights) in fast mode: tests")
     p.add_argument("--server-idle", type=int, default=3600, help="seconds before an idle server is stopped")
     p.add_argument("--kernel-idle", type=int, default=1200, help="seconds before an idle kernel is stopped")

@@ -10,6 +10,7 @@ c = get_config()  # noqa: F821 (JupyterHub provides it)
 env = os.environ
 PREFIX, CLASS_DIR = Path(env["AECOURSE_HUB_PREFIX"]), Path(env["AECOURSE_HUB_CLASS_DIR"])
 LEARNERS = env["AECOURSE_HUB_GROUP"]  # every account the hub makes is in this group, and only those may spawn
+HOME_BASE, SHARED_WEIGHTS = env["AECOURSE_HUB_HOME_BASE"], env["AECOURSE_HUB_SHARED_WEIGHTS"]
 
 # --- Who logs in: JupyterHub's SharedPasswordAuthenticator (5.3+). One password for the class,
 # written on the board with the link; each learner picks a name. The instructor (admin) has a
@@ -34,7 +35,7 @@ def make_learner_account(spawner):
     try:
         account = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--create-home", "--base-dir", env["AECOURSE_HUB_HOME_BASE"], "--gid", LEARNERS,
+        subprocess.run(["useradd", "--create-home", "--base-dir", HOME_BASE, "--gid", LEARNERS,
                         "--shell", "/bin/bash", "-K", "HOME_MODE=0700", name], check=True)
         return
     if account.pw_gid != grp.getgrnam(LEARNERS).gr_gid:  # root, a service, a staff account: never
@@ -44,7 +45,7 @@ def make_learner_account(spawner):
 def learner_cache(spawner):
     """The learner's own weights folder first (written), then the class's shared one (read-only)."""
     home = pwd.getpwnam(spawner.user.name).pw_dir
-    return os.pathsep.join([f"{home}/.cache/aecourse/weights", env["AECOURSE_HUB_SHARED_WEIGHTS"]])
+    return os.pathsep.join([f"{home}/.cache/aecourse/weights", SHARED_WEIGHTS])
 
 
 c.JupyterHub.spawner_class = "localprocess"
