@@ -248,7 +248,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="the address learners open (default http://<this host>:PORT)")
     p.add_argument("--course-repo", default=None, help="the repository the link pulls (default: CLASS_DIR/course.git)")
     p.add_argument("--branch", default=None, help="its branch (default: this checkout's)")
-    p.add_argument("--python", default=None, help="the Python env/ is made from (default: this one, else /usr/bin/python3)")
+    p.add_argument("--python", help="the Python env/ is made from (default: this one, else /usr/bin/python3)")
     p.add_argument("--fast", action="store_true", help="learners' kernels (and fill-weights) in fast mode: tests")
     p.add_argument("--server-idle", type=int, default=3600, help="seconds before an idle server is stopped")
     p.add_argument("--kernel-idle", type=int, default=1200, help="seconds before an idle kernel is stopped")
