@@ -94,3 +94,13 @@ def test_the_proxy_is_pinned_by_a_lock_file():
     lock = json.loads((CLASSROOM / "package-lock.json").read_text())
     pinned = json.loads((CLASSROOM / "package.json").read_text())["dependencies"]["configurable-http-proxy"]
     assert lock["packages"]["node_modules/configurable-http-proxy"]["version"] == pinned
+
+
+def test_the_z2jh_values_match_the_one_server_hub():
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((CLASSROOM / "z2jh-values.yaml").read_text())
+    single = values["singleuser"]
+    assert single["extraEnv"]["OMP_NUM_THREADS"] == "1" and values["cull"]["enabled"] is True
+    mount = single["storage"]["extraVolumeMounts"][0]["mountPath"]
+    assert single["extraEnv"]["COURSE_CACHE_DIR"].split(":")[1] == f"{mount}/weights"
+    assert all(m["readOnly"] for m in single["storage"]["extraVolumeMounts"])
