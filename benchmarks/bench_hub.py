@@ -15,7 +15,9 @@ for this chapter and mode) or cold (an empty shared folder: every learner trains
 
     sudo .venv/bin/python benchmarks/bench_hub.py --learners 2 --chapter 01 --mode fast --cache warm
 
-Writes a JSON (``--json``) and prints a table. Learners' accounts are removed afterwards.
+Writes a JSON (``--json``) and prints a table; exits 1 when a learner failed or the slowest
+exceeded ``--limit``. Learners' accounts are removed afterwards.
+``python benchmarks/bench_hub.py summary build/bench-hub/*.json`` prints the capacity table of a sweep.
 """
 
 from __future__ import annotations
@@ -490,5 +492,41 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def summary(paths: list[Path], class_size: int = 30) -> str:
+    """The capacity table from a sweep's JSON files: per chapter and cache, the most learners within the limit.
+
+    Learners per core: that N over the cores. GB per learner: the largest peak of one learner's
+    processes at that N. Beside it, The Littlest JupyterHub's rule for a class of ``class_size``:
+    memory = active learners x GB per learner + 128 MB, with 40-60% of the class active and
+    20-40% headroom (the range's low and high ends).
+    """
+    runs: dict[tuple, list[dict]] = {}
+    for path in paths:
+        r = json.loads(Path(path).read_text())
+        key = (Path(r["config"]["chapter"]).name[:2], r["config"]["mode"], r["config"]["cache"])
+        runs.setdefault(key, []).append(r)
+    rows = ["| chapter | mode | weights | most learners within the limit | learners per core | GB per learner "
+            "| slowest learner (s) at that N | first failing N | TLJH memory for a class of "
+            f"{class_size} (GB) |", "|---|---|---|---:|---:|---:|---:|---|---|"]
+    for (chapter, mode, cache), found in sorted(runs.items()):
+        found.sort(key=lambda r: r["config"]["learners"])
+        ok = [r for r in found if r["within_limit"]]
+        bad = [r["config"]["learners"] for r in found if not r["within_limit"]]
+        if not ok:
+            rows.append(f"| {chapter} | {mode} | {cache} | 0 | 0 | - | - | {bad[0] if bad else '-'} | - |")
+            continue
+        best = ok[-1]
+        n, cores = best["config"]["learners"], best["config"]["cores"]
+        gb = max(x["peak_learner_mb"] for x in best["learners"]) / 1024
+        slowest = max(x["last_cell_s"] for x in best["learners"])
+        low, high = (class_size * a * gb * (1 + h) + 0.128 for a, h in ((0.4, 0.2), (0.6, 0.4)))
+        rows.append(f"| {chapter} | {mode} | {cache} | {n} | {n / cores:.2f} | {gb:.2f} | {slowest:.0f} "
+                    f"| {bad[0] if bad else 'none tried'} | {low:.1f} to {high:.1f} |")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["summary"]:
+        print(summary([Path(p) for p in sys.argv[2:]]))
+    else:
+        sys.exit(0 if main()["within_limit"] else 1)  # 1: a failure or a learner over the limit (a sweep stops)
