@@ -251,7 +251,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--python", help="the Python env/ is made from (default: this one, else /usr/bin/python3)")
     p.add_argument("--fast", action="store_true", help="learners' kernels (and fill-weights) in fast mode: tests")
     p.add_argument("--server-idle", type=int, default=3600, help="seconds before an idle server is stopped")
-    p.add_argument("--kernel-idle", type=int, default=1200, help="seconds before an idle kernel is stopped")
+    p.add_argument("--kernel-idle", type=int, default=1800, help="seconds before an idle kernel is stopped")
     p.add_argument("--jobs", type=int, default=None, help="fill-weights: notebooks at a time (default: one per core)")
     p.add_argument("--no-setup", action="store_true", help="start: skip setup (it was just run)")
     return p

@@ -65,7 +65,7 @@ c.Spawner.environment = {
     # nbgitpuller clones the class's mirror, which belongs to root: this git config (made by setup) accepts it.
     "GIT_CONFIG_GLOBAL": str(CLASS_DIR / "gitconfig"),
 }
-# Idle kernels are shut down by each learner's server, idle servers by the culler below.
+# Idle kernels (even with a tab open) are shut down by each learner's server, idle servers by the culler below.
 c.Spawner.args = [f"--MappingKernelManager.cull_idle_timeout={env['AECOURSE_HUB_KERNEL_IDLE_S']}",
                   "--MappingKernelManager.cull_interval=60", "--MappingKernelManager.cull_connected=True"]
 
