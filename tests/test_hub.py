@@ -60,10 +60,14 @@ def class_dir():
     """A class folder every learner can traverse, removed with the test's accounts and group afterwards."""
     top = Path(tempfile.mkdtemp(prefix="aecourse-hubtest-"))
     top.chmod(0o755)
-    yield top
-    _bench().remove_learners(GROUP)
-    subprocess.run(["groupdel", GROUP], capture_output=True)
-    shutil.rmtree(top, ignore_errors=True)
+    try:
+        yield top
+    finally:
+        try:
+            _bench().remove_learners(GROUP)
+            subprocess.run(["groupdel", GROUP], capture_output=True)
+        finally:
+            shutil.rmtree(top, ignore_errors=True)
 
 
 def test_two_learners_run_chapter_01_through_the_hub_on_the_shared_read_only_weights(class_dir):
