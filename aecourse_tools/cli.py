@@ -82,7 +82,7 @@ def cmd_check(args) -> int:
     print(f"device        {cfg.device}")
     print(f"mode          {cfg.mode} (COURSE_FAST={os.environ.get('COURSE_FAST', '')!r})")
     print(f"data folder   {cfg.data_dir}")
-    print(f"weights cache {cfg.cache_dir if cfg.use_cache else 'off'}")
+    print(f"weights cache {os.pathsep.join(map(str, cfg.cache_dirs)) if cfg.use_cache else 'off'}")
     probe = not (cfg.offline or args.no_network)
     online = probe and _reachable(mnist_family("mnist").mirrors[0])
     ucr_online = probe and _reachable(ECG5000_URL)

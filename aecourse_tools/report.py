@@ -165,8 +165,9 @@ def current_commit() -> str | None:
 
     from course_lib.config import project_root
 
+    root = project_root()  # an installed (not editable) course has no checkout: the current folder's, if any
     def git(*args):
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=project_root())
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=root if root.is_dir() else None)
 
     head = git("rev-parse", "--short", "HEAD")
     if head.returncode != 0 or not head.stdout.strip():

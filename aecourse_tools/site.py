@@ -258,8 +258,9 @@ def results_page(run_dir: Path, repo: str) -> str:
             + text)
 
 
-def instructors_page(results: dict) -> str:
+def instructors_page(results: dict, readme: str = "") -> str:
     meta = results["meta"]
+    workshop = _readme_section(readme, "A workshop on one server (JupyterHub)")
     rows = ["| notebook | status | wall time (s) | normalised minutes | kernel peak memory (MB) |",
             "|---|---|---:|---:|---:|"]
     for r in results["notebooks"]:
@@ -289,13 +290,14 @@ The largest kernel used {peak} MB: plan about {max(1, -(-peak // 1000))} GB of m
 2. `aecourse fetch-data` while the network is good (or copy a prepared `data/` folder).
 3. `aecourse run --full --jobs 2`: runs every notebook once, checks they all pass on that
    machine, reports the time each takes there, and fills the weights cache (`build/cache/`) so
-   that in the session a model trains only if a learner changes it.
+   that in the session a model trains only if a learner changes it. On a shared server, the
+   hub below does this for the whole class (`classroom/hub.py fill-weights`).
 4. Several kernels on few cores (a JupyterHub, a workshop server): give each kernel fewer threads,
    e.g. `OMP_NUM_THREADS=1` for two kernels on two cores.
 5. If time is short, set `COURSE_FAST=1` for a first pass: tiny data, one epoch, every cell runs.
 
 See [Offline use and workshops](offline.md) for a room without Wi-Fi.
-"""
+{f"{chr(10)}## A workshop on one server (JupyterHub){chr(10)}{workshop}" if workshop else ""}"""
 
 
 def offline_page(readme: str) -> str:
@@ -342,7 +344,7 @@ def stage(run_dir: Path, src: Path, root: Path | None = None) -> dict:
     pages = {"index.md": home_page(readme, meta, repo, chapters, solutions),
              "solutions.md": solutions_page(solutions),
              "results.md": results_page(run_dir, repo),
-             "instructors.md": instructors_page(results),
+             "instructors.md": instructors_page(results, readme),
              "offline.md": offline_page(readme)}
     for name, text in pages.items():
         (src / name).write_text(text)

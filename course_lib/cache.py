@@ -10,10 +10,19 @@ now. So the key hashes everything that determines the trained weights:
 - every function passed in (loss, transform, noise) by its code: the bytecode, its
   constants, default arguments, closure values and the globals it reads, followed into
   the functions it calls;
+- the training code itself (``training.fit_cached`` puts ``fit`` in the key, which follows
+  ``train_epoch``, ``speed.adam`` and the rest of the loop), and every class attribute of
+  the model's own classes;
 - the torch version.
 
-A file that cannot be read back into the model is reported in one line, removed and
-retrained; a cache folder that cannot be written is reported once and skipped.
+It leaves out the number of threads: the same key trained with another thread count (or
+on another CPU) gives weights that differ in rounding, amplified by training, as two honest
+runs of one recipe do; with the same thread count and CPU they are identical to the bit.
+
+The cache may be several folders, searched in order (a learner's own, then a class's
+shared one); the first writable folder receives new entries. A file that cannot be read
+back into the model is skipped with a one-line warning, never deleted (it may sit in a
+folder the learner cannot write), and the model is trained into the writable folder.
 """
 
 from __future__ import annotations
@@ -28,18 +37,21 @@ import os
 import re
 import types
 import warnings
+from collections.abc import Sequence
 from pathlib import Path, PurePath
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 KEY_CHARS = 16  # hex digits of the key in a file name: {name}-{key}.pt
+MAX_NAME = 200  # characters: with "-{key}.pt" and a temporary suffix it stays under 255, the usual file name limit
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # Code from these packages is named, not hashed: the torch version in the key covers torch,
 # and the rest does not change between runs of the same environment.
 _NAMED_ONLY = {"builtins", "torch", "numpy", "abc", "typing", "collections", "functools", "math",
-               "operator", "itertools", "dataclasses", "enum", "random", "warnings", "contextlib"}
+               "operator", "itertools", "dataclasses", "enum", "random", "warnings", "contextlib", "tqdm"}
 _MODULE_INTERNALS = frozenset(nn.Module().__dict__)  # _parameters, _buffers, hooks, training ...
 _MAX_DEPTH = 12
 
@@ -49,11 +61,21 @@ class CacheWarning(UserWarning):
 
 
 def check_name(name: str) -> str:
-    """A cache entry's name: letters, digits, ``_``, ``-`` and ``.``, no path, no ``..``."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
-        raise ValueError(f"a cache name is letters, digits, '_', '-' and '.', starting with a letter "
-                         f"or digit, without '..' (it becomes a file name in the cache folder), got {name!r}")
+    """A cache entry's name: up to ``MAX_NAME`` letters, digits, ``_``, ``-`` and ``.``, no path, no ``..``."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name or len(name) > MAX_NAME:
+        shown = name if not isinstance(name, str) or len(name) <= 60 else f"{name[:40]}... ({len(name)} characters)"
+        raise ValueError(f"a cache name is 1 to {MAX_NAME} letters, digits, '_', '-' and '.', starting with a "
+                         f"letter or digit, without '..' (it becomes a file name in the cache folder), got {shown!r}")
     return name
+
+
+def folders(cache_dir) -> tuple[Path, ...]:
+    """The cache folders, in search order, from one folder (a path) or a sequence of them."""
+    items = [cache_dir] if isinstance(cache_dir, (str, PurePath)) else cache_dir
+    if not isinstance(items, Sequence) or not items or not all(isinstance(f, (str, PurePath)) and str(f)
+                                                                 for f in items):
+        raise ValueError(f"cache_dir must be a folder or a non-empty sequence of folders, got {cache_dir!r}")
+    return tuple(Path(f) for f in items)
 
 
 def entry_path(cache_dir: Path, name: str, key: str) -> Path:
@@ -135,7 +157,8 @@ def _feed_object(h, obj, seen: set, d: int) -> None:
     elif isinstance(obj, types.ModuleType):
         _put(h, "module", obj.__name__)
     elif isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)) or _named_only(obj) and callable(obj):
-        _put(h, "named", getattr(obj, "__module__", ""), getattr(obj, "__qualname__", repr(obj)))
+        label = getattr(obj, "__qualname__", None) or repr(obj)  # an instance (torch.no_grad()): its repr,
+        _put(h, "named", getattr(obj, "__module__", ""), _no_address(label, obj))  # less any memory address
     elif dataclasses.is_dataclass(obj):
         _feed_class(h, type(obj), seen, d)
         _feed(h, {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, seen, d)
@@ -143,8 +166,12 @@ def _feed_object(h, obj, seen: set, d: int) -> None:
         _feed_class(h, type(obj), seen, d)
         _feed(h, vars(obj), seen, d)
     else:  # no state to read: its repr, unless that only names a memory address
-        text = repr(obj)
-        _put(h, type(obj).__module__, type(obj).__qualname__, "" if " at 0x" in text else text)
+        _put(h, type(obj).__module__, type(obj).__qualname__, _no_address(repr(obj), obj))
+
+
+def _no_address(text: str, obj) -> str:
+    """``text``, or the name of ``obj``'s type where ``text`` holds a memory address (it differs every run)."""
+    return type(obj).__qualname__ if " at 0x" in text else text
 
 
 def _feed_module(h, module: nn.Module, seen: set, d: int) -> None:
@@ -175,6 +202,9 @@ def _feed_class(h, cls: type, seen: set, d: int) -> None:
                 value = value.fget
             if isinstance(value, types.FunctionType):
                 _put(h, "def", klass.__qualname__, key)
+                _feed(h, value, seen, d)
+            elif not (key.startswith("__") and key.endswith("__")):  # a class attribute, e.g. read in forward
+                _put(h, "attr", klass.__qualname__, key)
                 _feed(h, value, seen, d)
 
 
@@ -213,51 +243,80 @@ def _feed_function(h, fn: types.FunctionType, seen: set, d: int) -> None:
 
 # --------------------------------------------------------------------------- the files
 
-def usable_folder(cache_dir: Path) -> bool:
-    """Whether entries can be written in ``cache_dir`` (made if missing); else one warning."""
-    try:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        probe = Path(cache_dir) / f".probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-        return True
-    except OSError as e:
-        warnings.warn(f"the weights cache folder {cache_dir} cannot be written ({e.strerror or e}); "
-                      "training without the cache", CacheWarning, stacklevel=3)
-        return False
+class Hit(NamedTuple):
+    """A usable entry: the saved history, the file, and the thread count it was trained with (0: unknown)."""
+
+    history: object
+    path: Path
+    threads: int
 
 
-def load(path: Path, model: nn.Module, into: type = dict, device: str = "cpu"):
-    """The saved history as ``into(**history)``, the saved weights loaded into ``model``; None if unusable.
+def writable_folder(cache_folders: Sequence[Path]) -> Path | None:
+    """The first folder where entries can be written (made if missing); else None, with one warning."""
+    reasons = []
+    for folder in cache_folders:
+        try:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            probe = Path(folder) / f".probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return Path(folder)
+        except OSError as e:
+            reasons.append(f"{folder} ({e.strerror or e})")
+    warnings.warn(f"the weights cache folder{'s' * (len(reasons) > 1)} {', '.join(reasons)} cannot be written; "
+                  "training without saving the weights", CacheWarning, stacklevel=3)
+    return None
 
-    An unusable entry (unreadable, truncated, or made for another model) is removed with a warning.
 
-    The weights go into a copy first, so an entry that does not fit leaves ``model`` as it was.
+def lookup(cache_folders: Sequence[Path], name: str, key: str, model: nn.Module, into: type = dict,
+           device: str = "cpu") -> Hit | None:
+    """The first usable entry ``name``-``key`` in the folders, in order, loaded into ``model``; None if none."""
+    for folder in cache_folders:
+        hit = load(entry_path(folder, name, key), model, into=into, device=device)
+        if hit is not None:
+            return hit
+    return None
+
+
+def load(path: Path, model: nn.Module, into: type = dict, device: str = "cpu") -> Hit | None:
+    """The entry at ``path`` (its history as ``into(**history)``) loaded into ``model``; None if unusable.
+
+    An unusable entry (unreadable, truncated, or made for another model) is skipped with one
+    warning and left where it is. The weights go into a copy first, so an entry that does not
+    fit leaves ``model`` as it was.
     """
-    if not path.exists():
+    try:
+        present = path.is_file()
+    except OSError:  # a folder this user may not read: nothing there for them
+        present = False
+    if not present:
         return None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         trial = copy.deepcopy(model)
         trial.load_state_dict(saved["state_dict"])
         history = into(**saved["history"])
+        threads = int(saved.get("trained_with", {}).get("threads", 0))
     except Exception as e:  # any unreadable, truncated or foreign file
         reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        warnings.warn(f"weights cache entry {path.name} is unusable ({type(e).__name__}: {reason}); "
-                      "removed, training afresh", CacheWarning, stacklevel=3)
-        path.unlink(missing_ok=True)
+        warnings.warn(f"weights cache entry {path} is unusable ({type(e).__name__}: {reason}); "
+                      "skipped (left as it is), training afresh", CacheWarning, stacklevel=4)
         return None
     model.load_state_dict(saved["state_dict"])
     model.to(device).eval()
-    return history
+    return Hit(history, path, threads)
 
 
 def save(path: Path, model: nn.Module, history: dict) -> bool:
-    """Write an entry atomically (a temporary file, then a rename); False, with a warning, if it failed."""
+    """Write an entry atomically (a temporary file, then a rename); False, with a warning, if it failed.
+
+    The entry also records the thread count it was trained with (weights depend on it in rounding).
+    """
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # two kernels saving one model do not collide
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    trained_with = {"threads": torch.get_num_threads(), "torch": str(torch.__version__)}
     try:
-        torch.save({"state_dict": state, "history": history}, tmp)
+        torch.save({"state_dict": state, "history": history, "trained_with": trained_with}, tmp)
         tmp.replace(path)
         return True
     except (OSError, RuntimeError) as e:

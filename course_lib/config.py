@@ -4,7 +4,9 @@ Environment variables (all optional):
 
 - ``COURSE_FAST=1``: fast mode (tiny subsets, 1 epoch), what CI runs.
 - ``COURSE_DATA_DIR``: dataset folder (default: the repository's ``data/``).
-- ``COURSE_CACHE_DIR``: trained-weights cache (default: ``build/cache``).
+- ``COURSE_CACHE_DIR``: trained-weights cache folders, separated by ``os.pathsep`` (``:`` on
+  Linux and macOS), searched in order; the first writable one receives new entries
+  (default: ``build/cache``). A class shares one: ``$HOME/weights:/srv/shared-weights``.
 - ``COURSE_CACHE=0``: never read or write the weights cache.
 - ``COURSE_SEED``: random seed (default 0).
 - ``COURSE_DEVICE``: ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (default: the best one present);
@@ -105,6 +107,20 @@ def _seed(env, name: str = "COURSE_SEED") -> int:
     return seed
 
 
+def _folders(env, name: str, default: Path) -> tuple[Path, ...]:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return (default,)
+    parts = value.split(os.pathsep)
+    if not all(p.strip() for p in parts):
+        raise ValueError(f"{name}={value!r}: expected folders separated by {os.pathsep!r}, none of them empty")
+    folders = tuple(Path(p).expanduser() for p in parts)
+    for folder in folders:
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"{name}={value!r}: expected folders, but {folder} is a file")
+    return folders
+
+
 def _seconds(env, name: str, default: float) -> float:
     value = env.get(name)
     if value is None or value.strip() == "":
@@ -127,7 +143,7 @@ class Config:
     seed: int
     device: str
     data_dir: Path
-    cache_dir: Path
+    cache_dirs: tuple[Path, ...]  # searched in order; the first writable one receives new entries
     use_cache: bool
     offline: bool
     n_train: int
@@ -161,7 +177,6 @@ def get_config(environ: dict | None = None) -> Config:
     fast = _flag(env, "COURSE_FAST", default=False)
     root = project_root()
     data_dir = Path(env.get("COURSE_DATA_DIR") or root / "data").expanduser()
-    cache_dir = Path(env.get("COURSE_CACHE_DIR") or root / "build" / "cache").expanduser()
     device = env.get("COURSE_DEVICE") or best_device()
     try:
         check_device(device, "COURSE_DEVICE")
@@ -173,7 +188,7 @@ def get_config(environ: dict | None = None) -> Config:
         seed=_seed(env),
         device=device,
         data_dir=data_dir,
-        cache_dir=cache_dir,
+        cache_dirs=_folders(env, "COURSE_CACHE_DIR", root / "build" / "cache"),
         use_cache=_flag(env, "COURSE_CACHE", default=True),
         offline=_flag(env, "COURSE_OFFLINE", default=False),
         download_timeout=_seconds(env, "COURSE_DOWNLOAD_TIMEOUT", default=30.0),

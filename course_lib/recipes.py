@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,7 +35,21 @@ def train(cfg: Config, model: nn.Module, name: str, x: torch.Tensor, target: tor
     Every other keyword is ``fit``'s; a recipe gives the ones its lesson is about.
     """
     fit_kwargs = {"seed": cfg.seed, "device": cfg.device, **fit_kwargs}
-    return fit_cached(model, cfg.cache_dir if cfg.use_cache else None, name, x, target, **fit_kwargs)
+    return fit_cached(model, cfg.cache_dirs if cfg.use_cache else None, name, x, target, **fit_kwargs)
+
+
+def average_pixel(x: torch.Tensor, per_channel: bool = False) -> torch.Tensor:
+    """The average pixel of (N, C, H, W) images (per channel: shape (C,)), the same on any thread count.
+
+    A U-Net's output starts there. torch's float32 mean adds in an order that depends on the
+    thread count, so its last bit did: the initial weights, and with them the weights cache's
+    key, differed between a 1-thread kernel and a 2-thread run (the photo denoiser missed).
+    NumPy adds in one fixed order, in float64.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.numel() == 0:
+        raise ValueError(f"x must be a non-empty (N, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    axes = (0, 2, 3) if per_channel else None
+    return torch.from_numpy(np.asarray(x.detach().cpu().double().numpy().mean(axis=axes))).float()
 
 
 def _seeded(cfg: Config, build, seed_offset: int = 0) -> nn.Module:
@@ -183,7 +198,7 @@ def _denoising_fit(cfg: Config, x_val: torch.Tensor, transform: Noise | None, ba
 
 def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> Trained:
     """``unet`` trained to map ``noise(x)`` back to ``x`` until its validation loss stops improving."""
-    model = unet(cfg, digits.train.x.mean().item(), skips)
+    model = unet(cfg, average_pixel(digits.train.x).item(), skips)
     name = "ch04-dae-" + ("any" if noise.menu is not None else f"{noise.kind}{noise.level}")
     name += "" if skips else "-noskips"
     history = train(cfg, model, name, digits.train.x, **_denoising_fit(cfg, digits.val.x, noise, cfg.batch_size))
@@ -192,14 +207,14 @@ def denoiser(cfg: Config, digits: Splits, noise: Noise, skips: bool = True) -> T
 
 def clean_trained_unet(cfg: Config, digits: Splits) -> Trained:
     """The control: the same ``unet``, the same recipe, trained as a plain autoencoder on clean digits."""
-    model = unet(cfg, digits.train.x.mean().item())
+    model = unet(cfg, average_pixel(digits.train.x).item())
     history = train(cfg, model, "ch04-plain", digits.train.x, **_denoising_fit(cfg, digits.val.x, None, cfg.batch_size))
     return model, history
 
 
 def photo_denoiser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor) -> Trained:
     """``unet`` trained on grey photo patches against ``PHOTO_NOISE``, in batches of 32, like ``denoiser``."""
-    model = unet(cfg, patches.mean().item())
+    model = unet(cfg, average_pixel(patches).item())
     history = train(cfg, model, "ch04-photo-dae", patches, **_denoising_fit(cfg, val_patches, PHOTO_NOISE, 32))
     return model, history
 
@@ -235,7 +250,7 @@ def inpainter(cfg: Config, digits: Splits, kind: str = "blocks", with_mask_chann
     With ``with_mask_channel`` it also sees the mask as a second input channel. Trained for
     ``sizes inpainting.epochs`` passes (``_inpainting_fit``).
     """
-    model = _inpainting_unet(cfg, 1, digits.train.x.mean().item(), with_mask_channel)
+    model = _inpainting_unet(cfg, 1, average_pixel(digits.train.x).item(), with_mask_channel)
     name = f"ch05-unet-mask{int(with_mask_channel)}" if kind == "blocks" else f"ch05-unet-{kind}"
     holes = DIGIT_HOLES if kind == "blocks" else {}
     settings = _inpainting_fit(cfg, digits.val.x, holes, sizes.of(cfg, "inpainting").epochs, kind)
@@ -249,7 +264,7 @@ def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor, 
     the number of distinct ``patches``: fewer patches get more epochs, so erasers trained on
     more or less data get the same compute.
     """
-    model = _inpainting_unet(cfg, 3, patches.mean((0, 2, 3)), sees_mask=True)
+    model = _inpainting_unet(cfg, 3, average_pixel(patches, per_channel=True), sees_mask=True)
     epochs = max(1, round(sizes.of(cfg, "inpainting").eraser_patches_seen / len(patches)))
     return model, train(cfg, model, name, patches, **_inpainting_fit(cfg, val_patches, PHOTO_HOLES, epochs))
 

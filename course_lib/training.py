@@ -7,7 +7,7 @@ import math
 import numbers
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -306,34 +306,48 @@ def check_training_data(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
 
 # --------------------------------------------------------------------------- weights cache
 
-def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Tensor,
+def fit_cached(model: nn.Module, cache_dir: Path | Sequence[Path] | None, name: str, x: torch.Tensor,
                target: torch.Tensor | None = None, **fit_kwargs) -> History:
-    """``fit``, or load the weights a previous identical ``fit`` saved in ``cache_dir``.
+    """``fit``, or load the weights a previous identical ``fit`` saved in a cache folder.
 
     The key (``cache.fingerprint``) covers the model's code, attributes and initial
-    weights, the data, every fit argument and the code of every function passed in,
-    so any change retrains. ``val_metric`` is in the key too: the history it fills is part of
-    what a hit returns, so a changed metric must not return the old curve. ``progress`` only
-    shows the training and is left out. ``cache_dir=None`` disables the cache. ``fit``'s
-    progress line is labelled ``name``; a hit prints the same summary, saying where the
-    weights came from; an unusable file is removed and retrained, with a warning.
+    weights, the data, every fit argument, the code of every function passed in and the
+    training code itself (``fit``, followed into the loop and the optimiser), so any change
+    retrains. ``val_metric`` is in the key too: the history it fills is part of what a hit
+    returns, so a changed metric must not return the old curve. ``progress`` and ``label``
+    only show the training and are left out. ``cache_dir`` is one folder or several, searched
+    in order; the first writable one receives new entries. ``cache_dir=None`` disables the
+    cache. ``fit``'s progress line is labelled ``name``; a hit prints one line instead (the
+    epochs, and the shared folder it came from when that is not the first folder, so a
+    learner's screen shows no paths of their own); an unusable file is skipped with a warning
+    and trained afresh.
     """
     cache.check_name(name)
     fit_kwargs.setdefault("label", name)
     if cache_dir is None:
         return fit(model, x, target, **fit_kwargs)
+    folders = cache.folders(cache_dir)
     settings = sorted((k, v) for k, v in fit_kwargs.items() if k not in ("progress", "label"))  # they only show
-    path = cache.entry_path(cache_dir, name, cache.fingerprint(model, x, target, settings))
-    history = cache.load(path, model, into=History, device=fit_kwargs.get("device", "cpu"))
-    if history is not None:
-        print(f"{name}: trained weights loaded from the weights cache ({history.epochs} epochs"
-              + (f", best epoch {history.best_epoch}" if history.best_epoch else "") + ")")
-        return history
-    writable = cache.usable_folder(cache_dir)
+    key = cache.fingerprint(fit, model, x, target, settings)
+    hit = cache.lookup(folders, name, key, model, into=History, device=fit_kwargs.get("device", "cpu"))
+    if hit is not None:
+        print(hit_line(name, hit, folders))
+        return hit.history
+    folder = cache.writable_folder(folders)
     history = fit(model, x, target, **fit_kwargs)
-    if writable:
-        cache.save(path, model, history.as_dict())
+    if folder is not None:
+        cache.save(cache.entry_path(folder, name, key), model, history.as_dict())
     return history
+
+
+def hit_line(name: str, hit, folders) -> str:
+    """The one line a cache hit prints: what was loaded, how it was trained, and from which shared folder."""
+    h = hit.history
+    details = [f"{h.epochs} epochs"] + ([f"best epoch {h.best_epoch}"] if h.best_epoch else [])
+    if hit.threads:
+        details.append(f"trained with {hit.threads} thread{'s' * (hit.threads > 1)}")
+    where = "" if hit.path.parent == Path(folders[0]) else f" in the shared folder {hit.path.parent}"
+    return f"{name}: trained weights loaded from the weights cache{where} ({', '.join(details)})"
 
 
 class PixelCrossEntropy:

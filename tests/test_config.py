@@ -1,4 +1,5 @@
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,29 @@ def test_paths_and_switches_come_from_the_environment(tmp_path):
 
 def test_default_data_folder_is_the_repository_data_folder():
     assert get_config({}).data_dir == Path(__file__).resolve().parents[1] / "data"
+
+
+def test_the_weights_cache_may_be_several_folders_searched_in_order(tmp_path):
+    assert get_config({}).cache_dirs == (Path(__file__).resolve().parents[1] / "build" / "cache",)
+    own, shared = tmp_path / "own", tmp_path / "shared"
+    cfg = get_config({"COURSE_CACHE_DIR": f"{own}{os.pathsep}{shared}"})
+    assert cfg.cache_dirs == (own, shared)
+    assert get_config({"COURSE_CACHE_DIR": "~/w"}).cache_dirs == (Path.home() / "w",)
+
+
+@pytest.mark.parametrize("value", [f"a{os.pathsep}{os.pathsep}b", f"a{os.pathsep}", os.pathsep, " "])
+def test_an_empty_cache_folder_in_the_list_is_refused(value):
+    if not value.strip():
+        assert len(get_config({"COURSE_CACHE_DIR": value}).cache_dirs) == 1  # blank: the default
+        return
+    with pytest.raises(ValueError, match=f"COURSE_CACHE_DIR={value!r}: expected folders separated by"):
+        get_config({"COURSE_CACHE_DIR": value})
+
+
+def test_a_cache_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        get_config({"COURSE_CACHE_DIR": f"{tmp_path / 'ok'}{os.pathsep}{tmp_path / 'f'}"})
 
 
 def test_config_is_frozen():

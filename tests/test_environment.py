@@ -21,7 +21,8 @@ def _split(spec: str) -> tuple[str, str]:
 
 def _pyproject() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + [s for extra in project["optional-dependencies"].values() for s in extra]
+    extras = {k: v for k, v in project["optional-dependencies"].items() if k != "classroom"}  # the hub's own env
+    specs = project["dependencies"] + [s for extra in extras.values() for s in extra]
     return dict(_split(s) for s in specs if "python_version" not in s)  # backports for older Pythons
 
 

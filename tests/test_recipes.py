@@ -96,7 +96,7 @@ def test_every_recipe_trains_a_model_whose_output_fits_its_target(cfg):
         assert len(history.val_loss) > 1 and all(torch.isfinite(torch.tensor(history.val_loss))), name
         if target is not None:
             assert model(target[:3]).shape == target[:3].shape, name
-    names = [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")]
+    names = [p.name.rsplit("-", 1)[0] for p in cfg.cache_dirs[0].glob("*.pt")]
     assert len(names) == len(set(names)) == len(trained) + 2, "every recipe saves under its own name"
 
 
@@ -108,7 +108,7 @@ def test_the_segmentation_recipes_scenes_and_networks(cfg):
     assert train.x.shape[-1] == recipes.SCENE_LAYOUT["size"] and not torch.equal(train.x[:5], val.x[:5])
     net, history = recipes.segmenter(cfg, train, val, skips=False)
     assert net(train.x[:2]).shape == (2, train.num_classes, 32, 32)
-    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dir.glob("*.pt")] == ["ch06-unet-noskip"]
+    assert [p.name.rsplit("-", 1)[0] for p in cfg.cache_dirs[0].glob("*.pt")] == ["ch06-unet-noskip"]
     assert len(history.val_metric) == ch.epochs + 1 and all(0 <= v <= 1 for v in history.val_metric)
     assert recipes.pixel_loss(train.num_classes).weight[0] == 0.2
 
@@ -116,3 +116,41 @@ def test_the_segmentation_recipes_scenes_and_networks(cfg):
 def test_normal_part_leaves_the_anomaly_digit_out():
     split = Examples(torch.arange(10.0).view(10, 1), torch.tensor([0, 1, 2, 3, 2, 5, 6, 2, 8, 9]))
     assert recipes.normal_part(split, 2).flatten().tolist() == [0.0, 1.0, 3.0, 5.0, 6.0, 8.0, 9.0]
+
+
+THREADS_KEY = """
+import sys, torch
+torch.set_num_threads(int(sys.argv[1]))
+from course_lib import cache, recipes
+from course_lib.config import get_config
+
+def key_instead_of_training(model, cache_dir, name, x, target=None, **fit_kwargs):
+    print(name, cache.fingerprint(model))  # the initial weights, where the thread count could enter
+    return None
+
+recipes.fit_cached = key_instead_of_training
+cfg = get_config({"COURSE_FAST": "1", "COURSE_DEVICE": "cpu", "COURSE_CACHE": "0"})
+g = torch.Generator().manual_seed(0)
+grey, colour = torch.rand(4000, 1, 32, 32, generator=g), torch.rand(4000, 3, 32, 32, generator=g)
+recipes.photo_denoiser(cfg, grey, grey[:8])
+recipes.photo_eraser(cfg, colour, colour[:8])
+print("torch mean", grey.mean().item().hex())
+"""
+
+
+def test_the_photo_models_keys_are_the_same_on_one_thread_and_two():
+    # A cache filled by a 2-thread run missed in 1-thread kernels: the U-Net's output bias started at
+    # x.mean(), whose float32 sum depends on the thread count, so the initial weights (in the key) did.
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", THREADS_KEY, threads], capture_output=True, text=True,
+                           timeout=300) for threads in ("1", "2")]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    one, two = (r.stdout.splitlines() for r in runs)
+    assert one[-1] != two[-1], "the data no longer shows torch's thread-dependent mean: pick other data"
+    assert one[:-1] == two[:-1] and len(one) == 3
+    assert recipes.average_pixel(torch.ones(2, 3, 4, 4) * torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1),
+                                 per_channel=True).tolist() == pytest.approx([0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="non-empty"):
+        recipes.average_pixel(torch.ones(0, 1, 4, 4))
