@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def _load(name):
     spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -64,3 +66,44 @@ def test_fit_unit_finds_the_gauge_mix_under_which_the_course_time_moves_least(tm
     assert _load("fit_unit").main(conv_only)["fitted_matmul_weight"] == 0.0
     with pytest.raises(SystemExit, match="at least two runs"):
         fit_unit.main(files[:1])
+
+
+def _tiny_workload(bench):
+    from course_lib.corruptions import Noise
+    from course_lib.models import UNet
+
+    def metric(model, x_val, y_val):
+        return float(bench.predict(model, x_val).mean())
+
+    return bench.Workload("tiny U-Net", lambda: UNet(1, 1, channels=(4, 8), output="clamp"), (1, 8, 8), 8, 64, 16,
+                          transform=Noise("gaussian", 0.2), val_metric=metric)
+
+
+def test_workload_bench_measures_the_course_step_its_changes_and_whether_they_keep_every_bit():
+    from course_lib.training import count_flops
+
+    bench = _load("bench_workloads")
+    w = _tiny_workload(bench)
+    row = bench.time_training(w, repeats=1, seconds=0.02, gauge_s=0.02)
+    assert row["flops_per_image"] == count_flops(w.build(), *bench.data(w, 8), batch_size=8, transform=w.transform)
+    assert row["images_per_s"] > 0 and row["ratio"] == row["gflops"] / row["gauge"] > 0  # one thread
+    assert bench.time_training(w, repeats=1, seconds=0.02, gauge_s=0.02, batch_size=16)["batch_size"] == 16
+    exact = bench.exactness(w, steps=2)
+    assert set(exact) == {"layout contiguous", "mkldnn off", "2 threads", "same again"} and exact["same again"]
+    costs = bench.evaluation_costs(w, row["images_per_s"])
+    assert costs["inference_mode_identical"] and set(costs["no_grad_s"]) == {"before", "val", "metric"}
+    shares = bench.profile_shares(w, steps=2)
+    assert shares["conv backward"] > 0 and 0.99 < sum(v for k, v in shares.items() if "transform" not in k) < 1.01
+    layers = bench.layer_speeds(w, repeats=1, seconds=0.01)
+    assert [r["channels"] for r in layers][:2] == ["1->4", "4->4"] and all(r["ratio"] > 0 for r in layers)
+    assert abs(sum(r["time_share"] for r in layers) - 1) < 0.01
+
+
+def test_the_workload_bench_covers_every_chapter_that_trains_with_the_recipes_settings():
+    from course_lib import recipes
+
+    bench = _load("bench_workloads")
+    named = {w.name[:2] for w in bench.workloads()}
+    assert named == {p.name[:2] for p in (BENCH.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    (seg,) = [w for w in bench.workloads() if w.name.startswith("06")]
+    assert seg.build().channels == recipes.SEGMENTATION_CHANNELS and seg.batch_size == 32 and seg.n_train == 32_000

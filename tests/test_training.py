@@ -241,3 +241,22 @@ def test_fit_reports_its_workload_and_a_cache_hit_trains_nothing(monkeypatch, tm
     assert (first["images"], first["train_flops"], first["cached"]) == (200, 200 * 22016, False)
     assert (again["images"], again["train_flops"], again["train_seconds"], again["cached"]) == (0, 0.0, 0.0, True)
     assert first["batch_size"] == 32 and first["threads"] == torch.get_num_threads()
+
+
+def test_evaluation_under_inference_mode_gives_the_very_numbers_of_no_grad(low_rank_images):
+    """The evidence behind 'inference_mode for fit's evaluation passes would change no result'."""
+    from course_lib.corruptions import Noise
+    from course_lib.generative import VAE
+    from course_lib.models import ConvAutoencoder, UNet
+
+    torch.manual_seed(0)
+    x = low_rank_images[:80]
+    models = [UNet(1, 1, channels=(4, 8), output="clamp"), ConvAutoencoder((1, 8, 8), channels=(4, 8), latent_dim=3),
+              VAE(input_shape=(1, 8, 8), hidden=(16,), latent_dim=2)]
+    for model in models:
+        fit(model, x, num_epochs=1, batch_size=16, lr=1e-2, progress=False)  # batch norm statistics not at their start
+        with torch.no_grad():
+            loss, out = evaluate(model, x, transform=Noise("gaussian", 0.2), batch_size=32), predict(model, x)
+        with torch.inference_mode():
+            again, out_again = evaluate(model, x, transform=Noise("gaussian", 0.2), batch_size=32), predict(model, x)
+        assert loss == again and torch.equal(out, out_again)
