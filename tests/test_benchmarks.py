@@ -107,3 +107,47 @@ def test_the_workload_bench_covers_every_chapter_that_trains_with_the_recipes_se
     assert named == {p.name[:2] for p in (BENCH.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     (seg,) = [w for w in bench.workloads() if w.name.startswith("06")]
     assert seg.build().channels == recipes.SEGMENTATION_CHANNELS and seg.batch_size == 32 and seg.n_train == 32_000
+
+
+def test_compare_commits_exports_a_commit_and_proves_a_kernel_imports_its_code(tmp_path):
+    import shutil
+    import subprocess
+
+    compare = _load("compare_commits")
+    try:
+        compare.git("rev-parse", "--short", "HEAD")
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        pytest.skip("not a git checkout")
+    data = tmp_path / "data"
+    (data / "MNIST").mkdir(parents=True)
+    (data / "MNIST" / "x.bin").write_bytes(b"digits")
+    checkout = compare.export("HEAD", tmp_path / "work" / "new", data)
+    committed = compare.git("show", "HEAD:course_lib/training.py")
+    assert (checkout / "course_lib" / "training.py").read_text().rstrip() == committed
+    assert (checkout / "data" / "MNIST" / "x.bin").read_bytes() == b"digits" and not (checkout / ".git").exists()
+    assert compare.check_imports(checkout, tmp_path / "work").startswith(str(checkout))
+    shutil.rmtree(checkout / "course_lib")  # its kernel would import another copy of the course: refused
+    shutil.rmtree(checkout / "aecourse_tools")
+    with pytest.raises(SystemExit, match="would measure the wrong code"):
+        compare.check_imports(checkout, tmp_path / "work")
+
+
+def test_compare_commits_sums_the_notebooks_both_runs_share_and_says_whether_every_claim_held():
+    compare = _load("compare_commits")
+
+    def run(walls, holds, conv=None):
+        rows = [{"notebook": nb, "wall_s": s, "status": "ok",
+                 "claims": [{"claim": f"{nb} works", "holds": holds, "enforced": True}]} for nb, s in walls.items()]
+        meta = {"elapsed_s": sum(walls.values()) / 2, "cpu_gflops": {"median": 90.0, "samples": [90.0]},
+                "conv_gflops": conv}
+        return {"meta": meta, "notebooks": rows}
+
+    old = run({"01_a.ipynb": 100.0, "02_b.ipynb": 300.0, "09_gone.ipynb": 50.0}, True)
+    new = run({"01_a.ipynb": 80.0, "02_b.ipynb": 160.0}, False, {"median": 12.0, "samples": [12.0, 12.0]})
+    summary = compare.compare({"old": old, "new": new})
+    assert summary["shared"] == ["01_a.ipynb", "02_b.ipynb"] and summary["sums"] == {"old": 400.0, "new": 240.0}
+    assert summary["ratio_of_sums"]["new"] == 0.6
+    assert summary["claims"]["old"] == "all notebooks ok; 3 of 3 claims hold (3 enforced)"
+    failing = "0 of 2 claims hold (2 enforced); failing: ['01_a.ipynb works', '02_b.ipynb works']"
+    assert failing in summary["claims"]["new"]
+    assert summary["gauges"]["new"] == "matmul median 90.00 GFLOP/s (1 samples); conv median 12.00 GFLOP/s (2 samples)"
