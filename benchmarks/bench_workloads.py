@@ -194,6 +194,15 @@ def _channels_last_inputs(model: nn.Module):
         handle.remove()
 
 
+def without_batch_norm(model: nn.Module) -> nn.Module:
+    """``model`` with every BatchNorm2d replaced by an identity (a different network, for costing only)."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.BatchNorm2d):
+            parent, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, nn.Identity())
+    return model
+
+
 def _steps_for(w: Workload, model, seconds: float, batch_size: int) -> int:
     """How many steps take about ``seconds`` (after a warm-up of two)."""
     x, y = data(w, 3 * batch_size, seed=1)
@@ -208,11 +217,14 @@ def _steps_for(w: Workload, model, seconds: float, batch_size: int) -> int:
 
 def time_training(w: Workload, *, repeats: int, seconds: float, batch_size: int | None = None,
                   layout: str | None = None, mkldnn: bool = True, threads: int | None = None,
-                  gauge_s: float = 0.5) -> dict:
-    """Best of ``repeats``: images/s of the course's training step and its GFLOP/s against the gauge around it."""
+                  gauge_s: float = 0.5, batch_norm: bool = True) -> dict:
+    """Best of ``repeats``: images/s of the course's training step and its GFLOP/s against the gauge around it.
+
+    ``batch_norm=False`` takes every batch norm out (another network: it only says what batch norm costs).
+    """
     batch_size = batch_size or w.batch_size
     torch.manual_seed(0)
-    model = w.build()
+    model = w.build() if batch_norm else without_batch_norm(w.build())
     with variant(model, layout, mkldnn, threads):
         flops = count_flops(model, *data(w, batch_size), batch_size=batch_size, loss_fn=w.loss_fn,
                             transform=w.transform)
@@ -440,6 +452,8 @@ def prediction_identical_under_inference_mode(model: nn.Module, x: torch.Tensor)
 def study(w: Workload, current: dict, repeats: int, seconds: float) -> dict:
     """The ratio under each change, what fit's evaluation costs, and where the time goes."""
     changes = {**changes_of(w), **{f"batch {b}": dict(batch_size=b) for b in (64, 128, 256) if b != w.batch_size}}
+    if any(isinstance(m, nn.BatchNorm2d) for m in w.build().modules()):
+        changes["no batch norm"] = dict(batch_norm=False)
     ratios = {"as the course runs it": current["ratio"]}
     for name, change in changes.items():
         ratios[name] = time_training(w, repeats=repeats, seconds=seconds, **change)["ratio"]

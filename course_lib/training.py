@@ -178,6 +178,14 @@ def count_flops(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None =
     return counter.get_total_flops() / n
 
 
+def _flops_or_zero(model: nn.Module, x: torch.Tensor, target: torch.Tensor, **kwargs) -> float:
+    """``count_flops``, or 0 (not counted) for a model it cannot copy or run once more: training goes on."""
+    try:
+        return count_flops(model, x, target, **kwargs)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError, copy.Error):
+        return 0.0
+
+
 def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *,
         x_val: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
         num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
@@ -233,8 +241,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, patience=1,
                                                              threshold=min_improvement)
     stopper = EarlyStopping(model, patience, min_improvement) if patience is not None else None
-    history = History(flops_per_image=count_flops(model, x, target, batch_size=batch_size, loss_fn=loss_fn,
-                                                  transform=transform, device=device))
+    history = History(flops_per_image=_flops_or_zero(model, x, target, batch_size=batch_size, loss_fn=loss_fn,
+                                                     transform=transform, device=device))
     measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
 
     def validate():
@@ -368,9 +376,10 @@ def fit_cached(model: nn.Module, cache_dir: Path | None, name: str, x: torch.Ten
         print(f"{name}: trained weights loaded from the weights cache ({history.epochs} epochs"
               + (f", best epoch {history.best_epoch}" if history.best_epoch else "") + ")")
         if not history.flops_per_image:  # an entry saved before FLOPs were counted
-            history.flops_per_image = count_flops(model, x, target, batch_size=fit_kwargs["batch_size"],
-                                                  **{k: fit_kwargs[k] for k in ("loss_fn", "transform", "device")
-                                                     if k in fit_kwargs})
+            history.flops_per_image = _flops_or_zero(model, x, x if target is None else target,
+                                                     batch_size=fit_kwargs["batch_size"],
+                                                     **{k: fit_kwargs[k] for k in ("loss_fn", "transform", "device")
+                                                        if k in fit_kwargs})
         note_workload(fit_kwargs["label"], history, fit_kwargs["batch_size"], fit_kwargs.get("device", "cpu"),
                       cached=True)
         return history

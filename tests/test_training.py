@@ -260,3 +260,14 @@ def test_evaluation_under_inference_mode_gives_the_very_numbers_of_no_grad(low_r
         with torch.inference_mode():
             again, out_again = evaluate(model, x, transform=Noise("gaussian", 0.2), batch_size=32), predict(model, x)
         assert loss == again and torch.equal(out, out_again)
+
+
+def test_a_model_whose_flops_cannot_be_counted_still_trains(monkeypatch, low_rank_images):
+    import course_lib.training as training
+
+    def cannot(*args, **kwargs):
+        raise RuntimeError("this model cannot be copied")
+
+    monkeypatch.setattr(training, "count_flops", cannot)
+    h = fit(_model(), low_rank_images[:64], num_epochs=1, batch_size=16, lr=1e-3, progress=False)
+    assert h.flops_per_image == 0.0 and h.train_flops == 0.0 and h.train_images == 64
