@@ -154,8 +154,8 @@ def cmd_run(args) -> int:
         print("stopped: every worker and kernel of this run was ended; no report written", flush=True)
         return 130
     elapsed = time.perf_counter() - start
-    speed = gauge.summary()
-    meta = report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, speed=speed)
+    speed, conv_speed = gauge.summary(), gauge.summary("conv")
+    meta = report.write_report(results, out_dir, mode, elapsed=elapsed, jobs=jobs, speed=speed, conv_speed=conv_speed)
     print(report.format_table(results))
     minutes = meta["elapsed_normalised_min"]
     print(f"whole run: {elapsed:.1f} s wall clock"
@@ -165,6 +165,10 @@ def cmd_run(args) -> int:
         print(f"CPU speed during the run: median {speed['median']:.1f} GFLOP/s per core "
               f"(min {speed['min']:.1f}, max {speed['max']:.1f}, {len(speed['samples'])} samples); "
               f"a normalised minute is a minute at {report.REFERENCE_GFLOPS:g}")
+    if conv_speed:
+        print(f"conv gauge: median {conv_speed['median']:.2f} GFLOP/s per core (reference "
+              f"{report.REFERENCE_CONV_GFLOPS:g}); former unit (matrix products only): "
+              f"{meta['elapsed_normalised_min_matmul']} normalised minutes; trained {meta['trained_tflop']:g} TFLOP")
     for missed in meta["over_target"]:
         print(f"OVER TARGET: {missed}")
     for r in results:

@@ -42,20 +42,76 @@ def machine_info() -> dict:
 
 
 
-REFERENCE_GFLOPS = 70.0  # per core: the speed a normalised minute refers to
+REFERENCE_GFLOPS = 70.0  # per core: the matrix-product gauge's speed a normalised minute refers to
+# per core: the conv gauge's speed on the same reference CPU. The conv gauge read 0.133 of the matrix
+# products on this Intel machine (2026-12-05; six interleaved pairs of cpu_speed_sample, 0.131-0.139 but
+# one outlier): 70 x 0.133, so that here the new unit reads like the former one. Re-set with fit_unit.py.
+REFERENCE_CONV_GFLOPS = 9.3
+# A normalised minute is a minute on a CPU whose two gauges read the references. The time is scaled
+# by the weighted geometric mean of gauge / reference: these are its exponents (they add up to 1, so a
+# CPU twice as fast on both gauges halves nothing). benchmarks/fit_unit.py finds the weights under
+# which the course's normalised time moves least across runs; MATMUL_ONLY is the unit used before.
+GAUGE_WEIGHTS = {"matmul": 0.5, "conv": 0.5}
+MATMUL_ONLY = {"matmul": 1.0}
+REFERENCES = {"matmul": REFERENCE_GFLOPS, "conv": REFERENCE_CONV_GFLOPS}
 TARGET_MINUTES = {"full": 15.0, "fast": 3.0}  # the whole course, normalised, at --jobs 2
 NOTEBOOK_TARGET_MINUTES = 8.0  # any one notebook, full mode, normalised
 
 
-def normalised_minutes(wall_s: float, speed: dict | None) -> float | None:
-    """Wall time as minutes on a CPU at ``REFERENCE_GFLOPS`` per core: wall x median gauge / 70.
+def speed_factor(gauges: dict[str, dict | None], weights: dict[str, float] | None = None) -> float | None:
+    """How much faster than the reference CPU this one was: prod((median / reference) ** weight), or None.
+
+    ``gauges``: ``{"matmul": summary, "conv": summary}`` (``SpeedGauge.summary``); None where a
+    weighted gauge has no median.
+    """
+    weights = GAUGE_WEIGHTS if weights is None else weights
+    if abs(sum(weights.values()) - 1) > 1e-9 or not set(weights) <= set(REFERENCES):
+        raise ValueError(f"weights must be gauges of {sorted(REFERENCES)} adding up to 1, got {weights}")
+    factor = 1.0
+    for gauge, weight in weights.items():
+        median = (gauges.get(gauge) or {}).get("median")
+        if weight and not median:
+            return None
+        factor *= (median / REFERENCES[gauge]) ** weight if weight else 1.0
+    return factor
+
+
+def normalised_minutes(wall_s: float, speed: dict | None, conv_speed: dict | None = None,
+                       weights: dict[str, float] | None = None) -> float | None:
+    """Wall time as minutes on the reference CPU: wall x ``speed_factor`` / 60 (None without the gauges).
 
     This machine kind's speed moves between sessions (9.7 to 110 GFLOP/s per core have been
     measured), so a time target means the same on every machine only in these units.
+    ``weights=MATMUL_ONLY`` gives the former unit, wall x median matrix-product gauge / 70.
     """
-    if not speed or not speed.get("median"):
-        return None
-    return wall_s * speed["median"] / REFERENCE_GFLOPS / 60.0
+    factor = speed_factor({"matmul": speed, "conv": conv_speed}, weights)
+    return None if factor is None else wall_s * factor / 60.0
+
+
+def add_compute(results: list[dict], speed: dict | None, conv_speed: dict | None) -> float:
+    """Each notebook's ``trained_tflop``, and each workload's speed and its share of the gauges; the run's TFLOP.
+
+    A workload's ``gauge_ratio`` is its training steps' GFLOP/s over the matrix-product gauge's
+    median times the threads its kernel used (``conv_gauge_ratio`` the same for the conv gauge).
+    """
+    total = 0.0
+    for r in results:
+        flops = 0.0
+        for w in r.setdefault("workloads", []):
+            flops += w["train_flops"]
+            rate = w["images"] / w["train_seconds"] if w["train_seconds"] > 0 else None
+            w["images_per_second"] = None if rate is None else round(rate, 1)
+            w["gflops_per_second"] = None if rate is None else round(rate * w["flops_per_image"] / 1e9, 3)
+            for key, gauge in (("gauge_ratio", speed), ("conv_gauge_ratio", conv_speed)):
+                w[key] = (round(w["gflops_per_second"] / (gauge["median"] * w["threads"]), 3)
+                          if rate and gauge and gauge.get("median") else None)
+        r["trained_tflop"] = _significant(flops / 1e12)
+        total += flops
+    return _significant(total / 1e12)
+
+
+def _significant(value: float, digits: int = 4) -> float:
+    return float(f"{value:.{digits}g}")
 
 
 def over_target(results: list[dict], meta: dict) -> list[str]:
@@ -84,7 +140,7 @@ def markdown_report(results: list[dict], meta: dict) -> str:
              f"- software: Python {meta['python']}, torch {meta['torch']} "
              f"({meta['torch_threads']} threads), aecourse {meta['course']}",
              f"- data: {meta['data']}", f"- date: {meta['date']}",
-             *_speed_line(meta.get("cpu_gflops")), "",
+             *_speed_line(meta.get("cpu_gflops")), *_conv_speed_line(meta.get("conv_gflops")), "",
              "| notebook | status | wall time (s) | normalised minutes | peak memory (MB) |",
              "|---|---|---:|---:|---:|"]
     for r in results:
@@ -96,11 +152,15 @@ def markdown_report(results: list[dict], meta: dict) -> str:
     if meta.get("elapsed_s") is not None:
         lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, "
                   f"**{_minutes(meta.get('elapsed_normalised_min'))} normalised minutes** "
-                  f"(wall x median CPU gauge / {REFERENCE_GFLOPS:g} GFLOP/s; target "
+                  f"({_unit_words(meta)}; target "
                   f"{TARGET_MINUTES.get(meta['mode'], float('nan')):g}, and {NOTEBOOK_TARGET_MINUTES:g} per "
                   f"notebook in full mode), {meta.get('jobs', 1)} notebook(s) at a time.", ""]
+        if meta.get("elapsed_normalised_min_matmul") is not None:
+            lines += [f"In the former unit (wall x median matrix-product gauge / {REFERENCE_GFLOPS:g}): "
+                      f"{_minutes(meta['elapsed_normalised_min_matmul'])} normalised minutes.", ""]
         lines += [f"- over target: {m}" for m in meta.get("over_target", [])]
         lines += [""] if meta.get("over_target") else []
+    lines += _compute_table(results, meta)
     for r in results:
         if not r["records"] and not r["claims"] and not r["error"]:
             continue
@@ -119,6 +179,33 @@ def markdown_report(results: list[dict], meta: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _unit_words(meta: dict) -> str:
+    unit = meta.get("unit") or {"weights": MATMUL_ONLY, "reference_gflops": REFERENCES}
+    parts = [f"(gauge {g} / {unit['reference_gflops'][g]:g})^{w:g}" for g, w in unit["weights"].items() if w]
+    return "wall x " + " x ".join(parts) + " of the medians"
+
+
+def _compute_table(results: list[dict], meta: dict) -> list[str]:
+    """Each training's compute: FLOPs per image, speed and share of the gauges (cache hits trained nothing)."""
+    rows = [(r["notebook"], w) for r in results for w in r.get("workloads", [])]
+    if not rows:
+        return []
+    lines = [f"## Compute: {meta.get('trained_tflop', 0):.3g} TFLOP trained", "",
+             "Per training: FLOPs of one training step per image (forward, loss, backward; counted by PyTorch), "
+             "images through the training steps per second, their GFLOP/s and its share of each gauge's median "
+             "per kernel thread.", "",
+             "| notebook | training | MFLOP/image | images | images/s | steps s | fit s | GFLOP/s "
+             "| of matmul gauge | of conv gauge |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for notebook, w in rows:
+        def cell(key, fmt):
+            return "" if w.get(key) is None else format(w[key], fmt)
+        lines.append(f"| {notebook} | {w['name']}{' (cached)' if w.get('cached') else ''} "
+                     f"| {w['flops_per_image'] / 1e6:.3g} | {w['images']} | {cell('images_per_second', '.0f')} "
+                     f"| {w['train_seconds']:.1f} | {w['seconds']:.1f} | {cell('gflops_per_second', '.2f')} "
+                     f"| {cell('gauge_ratio', '.2f')} | {cell('conv_gauge_ratio', '.2f')} |")
+    return lines + [""]
+
+
 def _interval(interval: list[float] | None) -> str:
     return "" if not interval else f"{_fmt(interval[0])} to {_fmt(interval[1])}"
 
@@ -133,6 +220,14 @@ def _speed_line(speed: dict | None) -> list[str]:
     return [f"- CPU speed during the run: median **{speed['median']:.1f} GFLOP/s** per core "
             f"(min {speed['min']:.1f}, max {speed['max']:.1f}; {len(speed['samples'])} samples, one a minute, "
             "each a second of one-thread float32 1024x1024 matrix products beside the running notebooks)"]
+
+
+def _conv_speed_line(speed: dict | None) -> list[str]:
+    if not speed:
+        return []
+    return [f"- conv gauge during the run: median **{speed['median']:.2f} GFLOP/s** per core "
+            f"(min {speed['min']:.2f}, max {speed['max']:.2f}; {len(speed['samples'])} samples, each a second of "
+            "one-thread training steps of a small conv net, sampled after the matrix products)"]
 
 
 def command_line() -> str:
@@ -193,10 +288,11 @@ def strict_json(obj, indent: int = 2) -> str:
 
 
 def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float | None = None,
-                 jobs: int = 1, speed: dict | None = None) -> dict:
+                 jobs: int = 1, speed: dict | None = None, conv_speed: dict | None = None) -> dict:
     """results.json (machine, run and every figure) and results.md beside the executed notebooks.
 
-    Adds each notebook's ``normalised_min`` to its row; returns the run's ``meta``.
+    Adds each notebook's ``normalised_min`` (and ``normalised_min_matmul``, the former unit) and its
+    compute (``add_compute``) to its row; returns the run's ``meta``.
     """
     from course_lib.config import get_config
     from course_lib.data import dataset_status
@@ -206,10 +302,16 @@ def write_report(results: list[dict], out_dir: Path, mode: str, elapsed: float |
     meta = {**machine_info(), "mode": mode, "command": command_line(), "commit": current_commit(),
             "data": f"{cfg.data_dir} ({', '.join(present) or 'nothing: offline fallbacks'})",
             "jobs": jobs, "elapsed_s": None if elapsed is None else round(elapsed, 1),
-            "elapsed_normalised_min": None if elapsed is None else _round(normalised_minutes(elapsed, speed)),
-            "reference_gflops": REFERENCE_GFLOPS, "cpu_gflops": speed}
+            "elapsed_normalised_min": None if elapsed is None else _round(
+                normalised_minutes(elapsed, speed, conv_speed)),
+            "elapsed_normalised_min_matmul": None if elapsed is None else _round(
+                normalised_minutes(elapsed, speed, weights=MATMUL_ONLY)),
+            "reference_gflops": REFERENCE_GFLOPS, "cpu_gflops": speed, "conv_gflops": conv_speed,
+            "unit": {"weights": GAUGE_WEIGHTS, "reference_gflops": REFERENCES},
+            "trained_tflop": add_compute(results, speed, conv_speed)}
     for r in results:
-        r["normalised_min"] = _round(normalised_minutes(r["wall_s"], speed))
+        r["normalised_min"] = _round(normalised_minutes(r["wall_s"], speed, conv_speed))
+        r["normalised_min_matmul"] = _round(normalised_minutes(r["wall_s"], speed, weights=MATMUL_ONLY))
     meta["over_target"] = over_target(results, meta)
     (out_dir / "results.json").write_text(strict_json({"meta": meta, "notebooks": results}, indent=2))
     (out_dir / "results.md").write_text(markdown_report(results, meta))
@@ -238,9 +340,10 @@ def save_committed(results: list[dict], meta: dict) -> Path:
     path = committed_results_path(meta["mode"])
     path.parent.mkdir(parents=True, exist_ok=True)
     keep = ("mode", "command", "cpu", "cores", "python", "torch", "course", "date", "jobs", "elapsed_s",
-            "elapsed_normalised_min", "cpu_gflops")
+            "elapsed_normalised_min", "cpu_gflops", "elapsed_normalised_min_matmul", "conv_gflops", "unit",
+            "trained_tflop")
     rows = [{k: r.get(k) for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims",
-                                   "echoes")} for r in results]
+                                   "echoes", "normalised_min_matmul", "trained_tflop", "workloads")} for r in results]
     commit = meta.get("commit") or current_commit()
     path.write_text(strict_json({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
                                 indent=1) + "\n")

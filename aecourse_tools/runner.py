@@ -145,7 +145,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     from nbclient import NotebookClient
 
     row = {"notebook": path.name, "status": "ok", "error": "", "wall_s": 0.0, "peak_mb": 0,
-           "records": {}, "claims": [], "echoes": []}
+           "records": {}, "claims": [], "echoes": [], "workloads": []}
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:  # noqa: BLE001 - not JSON, not a notebook, unreadable
@@ -171,7 +171,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
         report, error = {}, error or f"its figures could not be read from {report_file.name}: {one_line(e)}"
     return {**row, "status": "FAILED" if error else "ok", "error": error, "wall_s": round(wall, 1),
             "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
-            "claims": report.get("claims", []), "echoes": stray_echoes(nb)}
+            "claims": report.get("claims", []), "echoes": stray_echoes(nb), "workloads": report.get("workloads", [])}
 
 
 def _chapter(path: Path) -> str:

@@ -275,8 +275,9 @@ def instructors_page(results: dict, readme: str = "") -> str:
 
 Measured by the run these pages come from: {meta.get('mode')} mode, {meta.get('jobs')} notebook(s) at a
 time, on {meta.get('cpu')} ({meta.get('cores')} cores, {meta.get('memory_gb')} GB), {meta.get('date')}.
-A **normalised minute** is a minute on a CPU doing 70 GFLOP/s per core (wall time x the CPU speed
-`aecourse run` measured / 70), so the figures mean the same on every machine.
+A **normalised minute** is a minute on a reference CPU: wall time scaled by the speeds `aecourse run`
+measured beside the notebooks (one-thread float32 matrix products and a small conv net's training
+steps, each against its reference), so the figures mean the same on every machine.
 
 {chr(10).join(rows)}
 

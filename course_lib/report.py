@@ -1,8 +1,9 @@
 """Headline figures and checked claims that ``aecourse run`` collects from each notebook.
 
-``record`` keeps a named number; ``expect`` checks a claim the chapter makes.
+``record`` keeps a named number; ``expect`` checks a claim the chapter makes;
+``workload`` notes what one training cost (``training.fit`` calls it, silently).
 When the environment names a report file (``COURSE_REPORT_FILE``, set by
-``aecourse run``), every record and claim is also written there as JSON.
+``aecourse run``), every record, claim and workload is also written there as JSON.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from pathlib import Path
 
 _RECORDS: dict[str, dict] = {}
 _CLAIMS: list[dict] = []
+_WORKLOADS: list[dict] = []
 
 
 def _write() -> None:
     path = os.environ.get("COURSE_REPORT_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS}, indent=2, allow_nan=False))
+        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS, "workloads": _WORKLOADS},
+                                         indent=2, allow_nan=False))
 
 
 def _check_finite(name: str, what: str, *numbers: float) -> None:
@@ -80,12 +83,40 @@ def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -
         raise AssertionError(f"the chapter claims '{claim}', but this full run shows otherwise")
 
 
+def workload(name: str, *, flops_per_image: float, images: int, train_seconds: float, seconds: float,
+             batch_size: int, threads: int, device: str, cached: bool = False) -> None:
+    """Note what one training cost: FLOPs per image of a training step, images trained, seconds.
+
+    ``training.fit`` and ``fit_cached`` call it; nothing is shown. A cache hit trains nothing
+    (``images=0``) but keeps its FLOPs per image. ``train_seconds`` is the time in training steps,
+    ``seconds`` the whole fit's (its validation passes included).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if not (flops_per_image >= 0 and images >= 0 and train_seconds >= 0 and seconds >= 0
+            and batch_size >= 1 and threads >= 1):
+        raise ValueError(f"workload {name!r}: expected counts and seconds >= 0, batch_size and threads >= 1, got "
+                         f"flops_per_image={flops_per_image}, images={images}, train_seconds={train_seconds}, "
+                         f"seconds={seconds}, batch_size={batch_size}, threads={threads}")
+    _WORKLOADS.append({"name": name, "flops_per_image": float(flops_per_image), "images": int(images),
+                       "train_flops": float(flops_per_image) * int(images), "train_seconds": round(train_seconds, 3),
+                       "seconds": round(seconds, 3), "batch_size": int(batch_size), "threads": int(threads),
+                       "device": str(device), "cached": bool(cached)})
+    _write()
+
+
+def workloads() -> list[dict]:
+    """A copy of the workloads noted so far in this process."""
+    return [dict(w) for w in _WORKLOADS]
+
+
 def records() -> dict[str, dict]:
     """A copy of the figures recorded so far in this process."""
     return {k: dict(v) for k, v in _RECORDS.items()}
 
 
 def clear() -> None:
-    """Forget every record and claim (for tests)."""
+    """Forget every record, claim and workload (for tests)."""
     _RECORDS.clear()
     _CLAIMS.clear()
+    _WORKLOADS.clear()

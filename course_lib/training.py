@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import numbers
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import cache
+from . import cache, report
 from .config import check_device
 from .progress import TrainingProgress, stop_reason, summary_line
 from .speed import adam
@@ -28,12 +29,13 @@ BEFORE_TRAINING_ITEMS = 2048  # History.train_loss[0] is measured on at most thi
 
 @dataclass
 class History:
-    """What ``fit`` measured: losses per epoch and speed.
+    """What ``fit`` measured: losses per epoch, speed and compute.
 
     Index 0 is the loss before training (on every item of the validation set, and on
     an evenly spread sample of at most ``BEFORE_TRAINING_ITEMS`` training items);
     later train losses are the mean over each epoch's batches, validation losses are
-    measured after each epoch.
+    measured after each epoch. ``seconds`` covers the epochs with their validation,
+    ``train_seconds`` the training steps alone.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -43,11 +45,24 @@ class History:
     val_metric: list[float] = field(default_factory=list)  # ``fit(val_metric=...)`` before and after each epoch
     best_epoch: int | None = None  # with ``patience``: the epoch whose weights the model keeps
     converged: bool = False        # with ``patience``: validation stopped improving before num_epochs
+    flops_per_image: float = 0.0   # one training step's forward + loss + backward, per image (count_flops)
+    train_images: int = 0          # images the training steps went through (epochs x training items)
+    train_seconds: float = 0.0     # time spent in training steps (validation passes excluded)
 
     @property
     def epochs(self) -> int:
         """How many epochs ran (fewer than asked for when training stopped early)."""
         return len(self.train_loss) - 1
+
+    @property
+    def train_flops(self) -> float:
+        """Floating-point operations of every training step together (the optimiser's update not counted)."""
+        return self.flops_per_image * self.train_images
+
+    @property
+    def gflops_per_second(self) -> float:
+        """The training steps' achieved speed: ``train_flops`` per ``train_seconds``, in GFLOP/s (0 untimed)."""
+        return self.train_flops / self.train_seconds / 1e9 if self.train_seconds > 0 else 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +153,42 @@ def train_epoch(model: nn.Module, x: torch.Tensor, target: torch.Tensor, optimiz
     return total / len(x)
 
 
+def count_flops(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *, batch_size: int,
+                loss_fn: LossFn = nn.functional.mse_loss, transform: Transform | None = None,
+                device: str = "cpu") -> float:
+    """FLOPs per image of one training step (forward, loss, backward) on the first batch of ``x``.
+
+    PyTorch's ``FlopCounterMode`` counts them (matrix products and convolutions; the
+    optimiser's update is not counted). It runs on a copy of the model in training mode, with
+    the random-number state saved and restored and the transform given its own generator, so
+    no weight, gradient, optimiser state, batch-norm statistic or random number of a training
+    that follows is changed.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    target = x if target is None else target
+    _check_pair(x, target, "count_flops")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    n = min(batch_size, len(x))
+    trial = copy.deepcopy(model).to(device).train()
+    dev = torch.device(device)
+    forked = [] if dev.type == "cpu" else [dev.index or 0]
+    with torch.random.fork_rng(devices=forked, device_type=dev.type if forked else "cuda"), \
+            FlopCounterMode(display=False) as counter:
+        x_in = x[:n] if transform is None else transform(x[:n], torch.Generator().manual_seed(0))
+        loss_fn(trial(x_in.to(device)), target[:n].to(device)).backward()
+    return counter.get_total_flops() / n
+
+
+def _flops_or_zero(model: nn.Module, x: torch.Tensor, target: torch.Tensor, **kwargs) -> float:
+    """``count_flops``, or 0 (not counted) for a model it cannot copy or run once more: training goes on."""
+    try:
+        return count_flops(model, x, target, **kwargs)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError, copy.Error):
+        return 0.0
+
+
 def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *,
         x_val: torch.Tensor | None = None, target_val: torch.Tensor | None = None,
         num_epochs: int, batch_size: int, lr: float, loss_fn: LossFn = nn.functional.mse_loss,
@@ -165,6 +216,9 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         val_metric: optional ``val_metric(model) -> float``, e.g. a validation score the
             lesson is about, measured (in eval mode) before training and after every
             epoch into ``History.val_metric``: a learning curve in the units that matter.
+
+    The FLOPs of a training step are counted once beforehand (``count_flops``, which changes
+    nothing), and the run's cost goes to ``report.workload`` under ``label`` (nothing is shown).
     """
     target = x if target is None else target
     check_fit_settings(num_epochs=num_epochs, batch_size=batch_size, lr=lr, min_improvement=min_improvement)
@@ -190,7 +244,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, patience=1,
                                                              threshold=min_improvement)
     stopper = EarlyStopping(model, patience, min_improvement) if patience is not None else None
-    history = History()
+    history = History(flops_per_image=_flops_or_zero(model, x, target, batch_size=batch_size, loss_fn=loss_fn,
+                                                     transform=transform, device=device))
     measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
 
     def validate():
@@ -208,10 +263,12 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
     steps = -(-len(x) // batch_size)
     shown = TrainingProgress(label, num_epochs, steps, enabled=progress)
     for epoch in range(1, num_epochs + 1):
+        stepping = time.perf_counter()
         history.train_loss.append(train_epoch(model, x, target, optimizer, batch_size=batch_size,
                                               loss_fn=loss_fn, generator=g, transform=transform,
                                               scheduler=scheduler, device=device,
                                               on_step=lambda step, e=epoch: shown.step(e, step)))
+        history.train_seconds += time.perf_counter() - stepping
         if not math.isfinite(history.train_loss[-1]):
             shown.finish(f"{label}: stopped in epoch {history.epochs}: the training loss became "
                          f"{history.train_loss[-1]}")
@@ -225,7 +282,8 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
             history.converged = True
             break
     history.seconds = time.perf_counter() - start
-    history.images_per_second = history.epochs * len(x) / max(history.seconds, 1e-9)
+    history.train_images = history.epochs * len(x)
+    history.images_per_second = history.train_images / max(history.seconds, 1e-9)
     if stopper is not None:
         history.best_epoch = stopper.restore()
     kept = history.best_epoch if history.best_epoch else history.epochs  # the epoch whose weights the model has
@@ -233,6 +291,7 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
                               history.val_loss[kept] if history.val_loss else None,
                               stop_reason(num_epochs, history.converged, patience, min_improvement)))
     model.eval()
+    note_workload(label, history, batch_size, device)
     return history
 
 
@@ -246,6 +305,14 @@ def check_fit_settings(*, num_epochs, batch_size, lr, min_improvement) -> None:
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if lr == 0:
         raise ValueError("lr must be > 0, got 0: with a learning rate of 0 nothing is learned")
+
+
+def note_workload(name: str, history: History, batch_size: int, device: str, cached: bool = False) -> None:
+    """Tell the run's report what a training cost (``report.workload``); a cache hit trained nothing."""
+    report.workload(name, flops_per_image=history.flops_per_image, images=0 if cached else history.train_images,
+                    train_seconds=0.0 if cached else history.train_seconds,
+                    seconds=0.0 if cached else history.seconds, batch_size=batch_size,
+                    threads=torch.get_num_threads(), device=str(device), cached=cached)
 
 
 class EarlyStopping:
@@ -332,7 +399,15 @@ def fit_cached(model: nn.Module, cache_dir: Path | Sequence[Path] | None, name: 
     hit = cache.lookup(folders, name, key, model, into=History, device=fit_kwargs.get("device", "cpu"))
     if hit is not None:
         print(hit_line(name, hit, folders))
-        return hit.history
+        history = hit.history
+        if not history.flops_per_image:  # an entry saved before FLOPs were counted
+            history.flops_per_image = _flops_or_zero(model, x, x if target is None else target,
+                                                     batch_size=fit_kwargs["batch_size"],
+                                                     **{k: fit_kwargs[k] for k in ("loss_fn", "transform", "device")
+                                                        if k in fit_kwargs})
+        note_workload(fit_kwargs["label"], history, fit_kwargs["batch_size"], fit_kwargs.get("device", "cpu"),
+                      cached=True)
+        return history
     folder = cache.writable_folder(folders)
     history = fit(model, x, target, **fit_kwargs)
     if folder is not None:

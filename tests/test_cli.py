@@ -318,3 +318,38 @@ def test_a_report_file_with_infinity_fails_its_notebook_and_results_json_stays_s
     (row,) = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results.json"))["notebooks"]
     assert row["status"] == "FAILED" and row["records"] == {}
     assert row["error"] == "its figures could not be read from 01_inf.json: Infinity is not a JSON number"
+
+
+def test_run_reports_each_trainings_compute_and_both_units_silently(tmp_path, monkeypatch):
+    from aecourse_tools import report as run_report
+
+    train = ("import torch\nfrom course_lib.models import MLPAutoencoder\nfrom course_lib.config import get_config\n"
+             "from course_lib.training import fit_cached\ncfg = get_config()\n"
+             "def tiny():\n    torch.manual_seed(0)\n"
+             "    return MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4)\n"
+             "x = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(0))\n"
+             "fit_cached(tiny(), cfg.cache_dir, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);")
+    again = "fit_cached(tiny(), cfg.cache_dir, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);"
+    nb = _notebook(tmp_path / "01_train.ipynb", train, again)
+    assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 0
+    results = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())
+    (row,) = results["notebooks"]
+    trained, hit = row["workloads"]
+    assert trained["name"] == hit["name"] == "tiny" and trained["flops_per_image"] == hit["flops_per_image"] == 22016
+    assert trained["images"] == 200 and trained["gflops_per_second"] > 0 and trained["gauge_ratio"] > 0
+    assert trained["images_per_second"] > 0 and trained["conv_gauge_ratio"] > 0
+    assert hit["cached"] and hit["images"] == 0 and hit["train_flops"] == 0
+    assert row["trained_tflop"] == results["meta"]["trained_tflop"] == pytest.approx(200 * 22016 / 1e12, rel=1e-3)
+    meta = results["meta"]
+    assert meta["conv_gflops"]["samples"] and meta["unit"]["weights"] == run_report.GAUGE_WEIGHTS
+    assert meta["elapsed_normalised_min"] > 0 and meta["elapsed_normalised_min_matmul"] > 0
+    old_unit = row["wall_s"] * meta["cpu_gflops"]["median"] / 70 / 60
+    assert row["normalised_min_matmul"] == pytest.approx(old_unit, abs=0.01)
+    executed = nbformat.read(tmp_path / "b" / "fast" / "01_train.ipynb", as_version=4)
+    assert all(cell.outputs == [] for cell in executed.cells[:1])  # nothing on the learner's screen
+    assert "## Compute:" in (tmp_path / "b" / "fast" / "results.md").read_text()
+    monkeypatch.setattr(run_report, "committed_results_path", lambda mode="full": tmp_path / "saved.json")
+    saved = json.loads(run_report.save_committed(results["notebooks"], meta).read_text())
+    assert saved["notebooks"][0]["workloads"] == row["workloads"]
+    assert saved["meta"]["trained_tflop"] == meta["trained_tflop"]
+    assert saved["meta"]["conv_gflops"] == meta["conv_gflops"]

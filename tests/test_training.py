@@ -207,3 +207,110 @@ def test_fit_on_a_device_this_machine_lacks_names_the_parameter(low_rank_images,
             fit(_model(), low_rank_images, num_epochs=1, batch_size=32, lr=1e-3, progress=False, device=device)
     with pytest.raises(ValueError, match=r"^device='gpu': expected cpu, cuda, cuda:N or mps"):
         fit(_model(), low_rank_images, num_epochs=1, batch_size=32, lr=1e-3, progress=False, device="gpu")
+
+
+def test_count_flops_counts_forward_loss_and_backward_of_one_step_per_image():
+    from course_lib.training import count_flops
+
+    x = torch.rand(40, 1, 8, 8)  # layers 64-32, 32-4, 4-32, 32-64: 2 x 4,352 multiply-adds per image forward
+    forward, weight_grads, input_grads = 2 * 4352, 2 * 4352, 2 * (4352 - 64 * 32)  # no input gradient for x
+    assert count_flops(_model(), x, batch_size=16) == forward + weight_grads + input_grads
+    assert count_flops(_model(), x[:5], batch_size=16) == forward + weight_grads + input_grads  # a short set
+    with pytest.raises(ValueError, match="batch_size"):
+        count_flops(_model(), x, batch_size=0)
+
+
+def _train_twice(monkeypatch, build, x, **fit_kwargs):
+    """The same training with FLOPs counted and with the count replaced by nothing: both models, histories."""
+    import course_lib.training as training
+
+    runs = []
+    for counted in (True, False):
+        if not counted:
+            monkeypatch.setattr(training, "count_flops", lambda *a, **k: 0.0)
+        torch.manual_seed(0)
+        model = build()
+        torch.manual_seed(123)  # the global stream the training draws from (a VAE's codes)
+        history = fit(model, x, progress=False, **fit_kwargs)
+        runs.append((model, history, torch.get_rng_state()))
+    return runs
+
+
+def test_counting_flops_changes_no_weight_statistic_or_random_number(monkeypatch, low_rank_images):
+    from course_lib.corruptions import Noise
+    from course_lib.models import UNet
+
+    (counted, h1, rng1), (plain, h2, rng2) = _train_twice(
+        monkeypatch, lambda: UNet(1, 1, channels=(4, 8), output="clamp"), low_rank_images[:96],
+        x_val=low_rank_images[96:128], transform=Noise("gaussian", 0.2), num_epochs=2, batch_size=16, lr=3e-3,
+        schedule="one-cycle")
+    assert h1.flops_per_image > 0 and h2.flops_per_image == 0.0
+    state1, state2 = counted.state_dict(), plain.state_dict()  # weights and batch-norm statistics
+    assert any("running_mean" in k for k in state1)
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    assert h1.train_loss == h2.train_loss and h1.val_loss == h2.val_loss and torch.equal(rng1, rng2)
+
+
+def test_counting_flops_leaves_the_global_random_stream_of_a_vae_alone(monkeypatch, low_rank_images):
+    from course_lib.generative import VAE, ELBOLoss
+
+    (counted, h1, rng1), (plain, h2, rng2) = _train_twice(
+        monkeypatch, lambda: VAE(input_shape=(1, 8, 8), hidden=(16,), latent_dim=2), low_rank_images[:64],
+        loss_fn=ELBOLoss(), num_epochs=2, batch_size=16, lr=3e-3)
+    assert h1.flops_per_image > 0
+    assert all(torch.equal(p, q) for p, q in zip(counted.state_dict().values(), plain.state_dict().values()))
+    assert h1.train_loss == h2.train_loss and torch.equal(rng1, rng2)
+
+
+def test_fit_reports_its_workload_and_a_cache_hit_trains_nothing(monkeypatch, tmp_path, low_rank_images):
+    import json
+
+    from course_lib import report
+    from course_lib.training import fit_cached
+
+    report.clear()
+    monkeypatch.setenv("COURSE_REPORT_FILE", str(tmp_path / "report.json"))
+    x = low_rank_images[:100]
+    settings = dict(num_epochs=2, batch_size=32, lr=3e-3, progress=False)
+    h = fit_cached(_model(), tmp_path / "cache", "tiny", x, **settings)
+    assert h.train_images == 200 and h.flops_per_image == 22016 and h.train_flops == 200 * 22016
+    assert 0 < h.train_seconds <= h.seconds
+    assert h.gflops_per_second == pytest.approx(h.train_flops / h.train_seconds / 1e9)
+    hit = fit_cached(_model(), tmp_path / "cache", "tiny", x, **settings)
+    assert hit.flops_per_image == 22016
+    first, again = json.loads((tmp_path / "report.json").read_text())["workloads"]
+    report.clear()
+    assert first["name"] == again["name"] == "tiny" and first["flops_per_image"] == again["flops_per_image"] == 22016
+    assert (first["images"], first["train_flops"], first["cached"]) == (200, 200 * 22016, False)
+    assert (again["images"], again["train_flops"], again["train_seconds"], again["cached"]) == (0, 0.0, 0.0, True)
+    assert first["batch_size"] == 32 and first["threads"] == torch.get_num_threads()
+
+
+def test_evaluation_under_inference_mode_gives_the_very_numbers_of_no_grad(low_rank_images):
+    """The evidence behind 'inference_mode for fit's evaluation passes would change no result'."""
+    from course_lib.corruptions import Noise
+    from course_lib.generative import VAE
+    from course_lib.models import ConvAutoencoder, UNet
+
+    torch.manual_seed(0)
+    x = low_rank_images[:80]
+    models = [UNet(1, 1, channels=(4, 8), output="clamp"), ConvAutoencoder((1, 8, 8), channels=(4, 8), latent_dim=3),
+              VAE(input_shape=(1, 8, 8), hidden=(16,), latent_dim=2)]
+    for model in models:
+        fit(model, x, num_epochs=1, batch_size=16, lr=1e-2, progress=False)  # batch norm statistics not at their start
+        with torch.no_grad():
+            loss, out = evaluate(model, x, transform=Noise("gaussian", 0.2), batch_size=32), predict(model, x)
+        with torch.inference_mode():
+            again, out_again = evaluate(model, x, transform=Noise("gaussian", 0.2), batch_size=32), predict(model, x)
+        assert loss == again and torch.equal(out, out_again)
+
+
+def test_a_model_whose_flops_cannot_be_counted_still_trains(monkeypatch, low_rank_images):
+    import course_lib.training as training
+
+    def cannot(*args, **kwargs):
+        raise RuntimeError("this model cannot be copied")
+
+    monkeypatch.setattr(training, "count_flops", cannot)
+    h = fit(_model(), low_rank_images[:64], num_epochs=1, batch_size=16, lr=1e-3, progress=False)
+    assert h.flops_per_image == 0.0 and h.train_flops == 0.0 and h.train_images == 64
