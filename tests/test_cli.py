@@ -328,8 +328,8 @@ def test_run_reports_each_trainings_compute_and_both_units_silently(tmp_path, mo
              "def tiny():\n    torch.manual_seed(0)\n"
              "    return MLPAutoencoder(input_shape=(1, 8, 8), hidden=(32,), latent_dim=4)\n"
              "x = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(0))\n"
-             "fit_cached(tiny(), cfg.cache_dir, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);")
-    again = "fit_cached(tiny(), cfg.cache_dir, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);"
+             "fit_cached(tiny(), cfg.cache_dirs, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);")
+    again = "fit_cached(tiny(), cfg.cache_dirs, 'tiny', x, num_epochs=2, batch_size=32, lr=1e-3, progress=False);"
     nb = _notebook(tmp_path / "01_train.ipynb", train, again)
     assert cli.main(["run", str(nb), "--no-cache", "--build-dir", str(tmp_path / "b")]) == 0
     results = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())
