@@ -9,7 +9,9 @@ notebooks' Binder/Colab badge images are replaced by plain links).
 
 Widgets: a page cannot run a kernel, so each widget output becomes the static figure its
 ``Output`` held when the notebook was saved (from the notebook's widget state), with a line
-saying the live version needs a kernel; progress bars become their final line of text.
+saying the live version needs a kernel; progress bars become their final line of text; a
+concept question (``course_lib.questions``) becomes the HTML it carries beside its widget, its
+answer folded. Each exercise's statement links to its solution, and the solution back.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from course_lib.config import project_root
 
-from .hosting import BADGES_TAG, SETUP_TAG, launch_urls, repository
+from .hosting import BADGES_TAG, SETUP_TAG, STATEMENT_TAG, launch_urls, repository
 
 SITE_SRC = Path(__file__).with_name("site_src")  # conf.py template, CSS
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -119,6 +121,11 @@ def static_widgets(nb) -> tuple[int, int]:
             if view is None:
                 outputs.append(out)
                 continue
+            if "text/html" in out["data"]:  # a widget that carries its own static version (a question)
+                texts += 1
+                outputs.append(nbformat.v4.new_output("display_data", data={
+                    "text/html": out["data"]["text/html"], "text/plain": out["data"].get("text/plain", "")}))
+                continue
             pngs, parts = _widget_parts(state, view.get("model_id", ""))
             if pngs:
                 figures += 1
@@ -137,6 +144,26 @@ def static_widgets(nb) -> tuple[int, int]:
     return figures, texts
 
 
+def exercise_label(exercise: str, side: str) -> str:
+    """An exercise statement's label: ``exercise-04-1`` in the chapter, ``solution-04-1`` in the solutions."""
+    return f"{side}-{exercise.replace('.', '-')}"
+
+
+def link_exercises(nb, side: str) -> int:
+    """Give each exercise statement a label and a link to the other side (chapter <-> solutions); returns how many."""
+    other = {"exercise": "solution", "solution": "exercise"}[side]
+    words = {"exercise": "the exercise in its chapter", "solution": "its solution"}
+    linked = 0
+    for cell in nb.cells:
+        exercise, tags = cell.get("metadata", {}).get("exercise"), cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "markdown" or STATEMENT_TAG not in tags or not exercise:
+            continue
+        cell.source = (f"({exercise_label(exercise, side)})=\n{cell.source.strip()}\n\n"
+                       f"{{ref}}`Go to {words[other]} <{exercise_label(exercise, other)}>`")
+        linked += 1
+    return linked
+
+
 def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str) -> dict:
     """Copy an executed notebook for the site: launch links instead of badge images, static widgets."""
     import nbformat
@@ -145,6 +172,7 @@ def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str) -> dict:
     tags = [set(c.get("metadata", {}).get("tags", [])) for c in nb.cells]
     nb.cells = [c for c, t in zip(nb.cells, tags) if not t & {BADGES_TAG, SETUP_TAG}]
     figures, texts = static_widgets(nb)
+    link_exercises(nb, "solution" if SOLUTION.match(src.name) else "exercise")
     first_heading = next((i for i, c in enumerate(nb.cells)
                           if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
     launch = nbformat.v4.new_markdown_cell(launch_cell_source(repo, repo_path, dest.name))

@@ -1,8 +1,9 @@
 """Headline figures and checked claims that ``aecourse run`` collects from each notebook.
 
-``record`` keeps a named number; ``expect`` checks a claim the chapter makes.
+``record`` keeps a named number; ``expect`` checks a claim the chapter makes;
+``exercise_result`` keeps what an exercise's check said (``checks.exercise`` calls it).
 When the environment names a report file (``COURSE_REPORT_FILE``, set by
-``aecourse run``), every record and claim is also written there as JSON.
+``aecourse run``), every record, claim and check is also written there as JSON.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 
 _RECORDS: dict[str, dict] = {}
 _CLAIMS: list[dict] = []
+_CHECKS: dict[str, bool] = {}  # exercise id -> right, the last verdict of each
 
 
 def _write() -> None:
     path = os.environ.get("COURSE_REPORT_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS}, indent=2))
+        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS, "checks": _CHECKS}, indent=2))
 
 
 def record(name: str, value: float, *, unit: str = "", note: str = "",
@@ -69,6 +71,14 @@ def expect(claim: str, holds: bool, *, data=None, enforce: bool | None = None) -
     return holds
 
 
+def exercise_result(exercise: str, right: bool) -> None:
+    """Keep the verdict of exercise ``exercise``'s check (a later check of the same exercise replaces it)."""
+    if not isinstance(exercise, str) or not exercise:
+        raise ValueError(f"exercise must be a non-empty string, got {exercise!r}")
+    _CHECKS[exercise] = bool(right)
+    _write()
+
+
 def records() -> dict[str, dict]:
     """A copy of the figures recorded so far in this process."""
     return {k: dict(v) for k, v in _RECORDS.items()}
@@ -78,3 +88,4 @@ def clear() -> None:
     """Forget every record and claim (for tests)."""
     _RECORDS.clear()
     _CLAIMS.clear()
+    _CHECKS.clear()
