@@ -203,6 +203,8 @@ def home_page(readme: str, meta: dict, repo: str, chapters: list[str], solutions
     intro = re.sub(r"^# .*\n", "", intro, count=1).strip()
     intro = intro.replace("(notebooks/solutions/)", "(solutions.md)").replace("(RESULTS.md)", "(results.md)")
     setup = _readme_section(readme, "Set up and test (two commands)")
+    practice = _readme_section(readme, "Exercises, checks and questions").replace("(notebooks/solutions/)",
+                                                                                  "(solutions.md)")
     commands = re.search(r"```bash\n.*?```", setup, flags=re.S)
     binder = launch_urls(repo, "notebooks")[1]
     colab = launch_urls(repo, "notebooks/01_autoencoder_from_scratch.ipynb")[0]
@@ -232,15 +234,23 @@ Or with conda: `conda env create -f environment.yml`, then `conda activate aecou
 
 The pages of this site show every chapter and solution notebook with the outputs of one
 run ({meta.get('mode', '?')} mode, commit {_commit(meta)}, {meta.get('date', '')}). Widgets are shown
-as the figure they drew; moving their sliders needs a kernel.
+as the figure they drew; moving their sliders needs a kernel. On a chapter's page the exercises show
+their cells as a learner finds them, still to be filled in, each check saying so, and each links to
+its solution; a question's answer is folded under "Answer".
+
+## Exercises, checks and questions
+
+{practice}
 
 {toc}"""
 
 
 def solutions_page(solutions: list[str]) -> str:
     rows = "\n".join(f"- [{s.replace('_', ' ')}](notebooks/solutions/{s}.ipynb)" for s in solutions)
-    return ("# Solutions\n\nWorked solutions to each chapter's exercises, with their outputs. "
-            f"Try the exercises first.\n\n{rows}\n")
+    return ("# Solutions\n\nWorked solutions to each chapter's exercises, with their outputs: each fills in "
+            "the exercise's cell and ends with the same check, answered right. Try the exercises first, in "
+            "the chapter's notebook, where each check answers at once; every exercise on a chapter's page "
+            f"links to its solution.\n\n{rows}\n")
 
 
 def results_page(run_dir: Path, repo: str) -> str:

@@ -43,3 +43,12 @@ def test_a_record_keeps_its_interval_and_refuses_one_upside_down():
     with pytest.raises(ValueError, match="low, high"):
         report.record("y", 0.5, interval=(0.6, 0.4))
     report.clear()
+
+
+def test_exercise_results_keep_the_last_verdict_of_each_exercise(fresh):
+    report.exercise_result("04.1", False)
+    report.exercise_result("04.2", True)
+    report.exercise_result("04.1", True)
+    assert json.loads(fresh.read_text())["checks"] == {"04.1": True, "04.2": True}
+    with pytest.raises(ValueError, match="exercise"):
+        report.exercise_result("", True)
