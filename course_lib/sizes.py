@@ -84,7 +84,7 @@ CHAPTERS = {
 EXERCISES = {  # the exercises at the end of each chapter (and their solutions): each a few minutes in full
     "autoencoder": {
         "few_images": (300, 300),      # 01.3: the training digits of the model that memorises them ...
-        "few_images_epochs": (60, 3),   # ... and its epochs, fixed, to show the whole curve
+        "few_images_epochs": (150, 3),  # ... and its epochs, fixed, to show the whole curve
     },
     "bottleneck": {
         "probe_labels": (100, 100),    # 02.3: labelled training digits of the scarce-label probe
