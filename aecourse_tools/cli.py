@@ -188,13 +188,18 @@ def cmd_run(args) -> int:
 
 
 def cmd_sync(args) -> int:
-    """Write the Binder/Colab badge and set-up cells into every notebook (or check them)."""
-    from .hosting import repository, sync_notebook
+    """Write the Binder/Colab cells into every notebook and the exercises' statements into the solutions (or check)."""
+    from .hosting import repository, sync_exercises, sync_notebook
 
     repo = repository()
-    paths = sorted((project_root() / "notebooks").rglob("[0-9]*.ipynb"))
+    root = project_root() / "notebooks"
+    paths = sorted(root.rglob("[0-9]*.ipynb"))
     stale = [p for p in paths if ".ipynb_checkpoints" not in p.parts
              and sync_notebook(p, repo, write=not args.check)]
+    for chapter in sorted(root.glob("[0-9][0-9]_*.ipynb")):
+        solutions = root / "solutions" / f"{chapter.name[:2]}_solutions.ipynb"
+        if solutions.exists() and sync_exercises(chapter, solutions, write=not args.check):
+            stale.append(solutions)
     for p in stale:
         print(f"{'out of step' if args.check else 'updated'}: {p.relative_to(project_root())}")
     return 1 if (args.check and stale) else 0
@@ -232,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", "-j", type=int, default=1,
                      help="notebooks run side by side, each kernel with cpu_count/jobs threads (default 1)")
     run.set_defaults(func=cmd_run)
-    sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address")
+    sync = sub.add_parser("sync-notebooks", help="write the Binder/Colab cells from pyproject's address and copy "
+                                                 "each chapter's exercise statements into its solutions")
     sync.add_argument("--check", action="store_true", help="only report notebooks out of step")
     sync.set_defaults(func=cmd_sync)
     site = sub.add_parser("site", help="build the course website from the executed notebooks of a run")

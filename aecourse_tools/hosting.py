@@ -1,8 +1,10 @@
-"""Binder and Colab: the badges and the Colab set-up cell at the top of every notebook.
+"""Cells written once and copied: Binder and Colab at the top of every notebook, the exercises' statements.
 
 The repository address lives in ONE place, ``[project.urls] Repository`` in
 pyproject.toml. ``aecourse sync-notebooks`` writes the badge cell and the set-up
-cell of every notebook from it; a test fails when a notebook is out of step.
+cell of every notebook from it, and copies each chapter's exercise statements and the
+set-up cell of its exercises into its solutions notebook (an exercise is written once,
+in the chapter); a test fails when a notebook is out of step.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ except ModuleNotFoundError:  # Python 3.10
 from course_lib.config import project_root
 
 BADGES_TAG, SETUP_TAG = "course-badges", "course-setup"
+EXERCISE_SETUP_TAG, STATEMENT_TAG = "exercise-setup", "exercise-statement"  # copied chapter -> solutions
 BRANCH = "main"
 
 
@@ -88,3 +91,58 @@ def sync_notebook(path: Path, repo: str, root: Path | None = None, write: bool =
     if write:
         nbformat.write(nb, path)
     return True
+
+
+def _exercise_cells(nb) -> dict[str, int]:
+    """Where the copied cells are: 'setup' and each statement's exercise id -> cell index."""
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if EXERCISE_SETUP_TAG in tags:
+            found["setup"] = i
+        elif STATEMENT_TAG in tags:
+            found[cell.metadata.get("exercise", f"cell {i}")] = i
+    return found
+
+
+def _exercise_code(nb, exercise: str) -> int | None:
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.get("metadata", {}).get("exercise") == exercise:
+            return i
+    return None
+
+
+def sync_exercises(chapter: Path, solutions: Path, write: bool = True) -> bool:
+    """Copy the chapter's exercise set-up cell and statements into its solutions notebook; True if it changed.
+
+    A statement missing from the solutions goes in just before the solution's cell of the
+    same exercise (or at the end); one whose exercise the chapter no longer has is removed.
+    """
+    import copy
+
+    import nbformat
+
+    chapter_nb, nb = nbformat.read(chapter, as_version=4), nbformat.read(solutions, as_version=4)
+    wanted, have = _exercise_cells(chapter_nb), _exercise_cells(nb)
+    changed = False
+    for key in [k for k in have if k not in wanted]:
+        del nb.cells[_exercise_cells(nb)[key]]
+        changed = True
+    for key, i in wanted.items():
+        source = chapter_nb.cells[i]
+        at = _exercise_cells(nb).get(key)
+        if at is not None:
+            if nb.cells[at].source != source.source or nb.cells[at].cell_type != source.cell_type:
+                cell = copy.deepcopy(source)
+                cell.id = nb.cells[at].id
+                nb.cells[at] = cell
+                changed = True
+            continue
+        cell = copy.deepcopy(source)
+        cell.id = f"{source.id}-s"[:64]
+        where = _exercise_code(nb, key) if key != "setup" else None
+        nb.cells.insert(len(nb.cells) if where is None else where, cell)
+        changed = True
+    if changed and write:
+        nbformat.write(nb, solutions)
+    return changed

@@ -141,14 +141,18 @@ def markdown_report(results: list[dict], meta: dict) -> str:
              f"({meta['torch_threads']} threads), aecourse {meta['course']}",
              f"- data: {meta['data']}", f"- date: {meta['date']}",
              *_speed_line(meta.get("cpu_gflops")), *_conv_speed_line(meta.get("conv_gflops")), "",
-             "| notebook | status | wall time (s) | normalised minutes | peak memory (MB) |",
-             "|---|---|---:|---:|---:|"]
+             "| notebook | status | wall time (s) | normalised minutes | peak memory (MB) | exercises "
+             "| checks right | checks not yet |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {r['notebook']} | {r['status']} | {r['wall_s']:.1f} | {_minutes(r.get('normalised_min'))} "
-                     f"| {r['peak_mb']} |")
+                     f"| {r['peak_mb']} | {r.get('exercises', 0)} | {r.get('checks_passed', 0)} "
+                     f"| {r.get('checks_not_yet', 0)} |")
     total = sum(r["wall_s"] for r in results)
     peak = max((r["peak_mb"] for r in results), default=0)
-    lines += [f"| **sum of notebooks** | | **{total:.1f}** | | **{peak}** (largest) |", ""]
+    lines += [f"| **sum of notebooks** | | **{total:.1f}** | | **{peak}** (largest) "
+              f"| {sum(r.get('exercises', 0) for r in results)} | {sum(r.get('checks_passed', 0) for r in results)} "
+              f"| {sum(r.get('checks_not_yet', 0) for r in results)} |", ""]
     if meta.get("elapsed_s") is not None:
         lines += [f"Whole run: **{meta['elapsed_s']:.1f} s** wall clock, "
                   f"**{_minutes(meta.get('elapsed_normalised_min'))} normalised minutes** "
@@ -239,10 +243,13 @@ def format_table(results: list[dict]) -> str:
     """A plain-text table: notebook, status, wall time, peak memory, headline figures."""
     from course_lib.tables import format_table as table
 
-    rows = [{**r, "figures": ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
-                                       for k, v in r["records"].items())} for r in results]
+    rows = [{**r, "checks": exercise_cell(r),
+             "figures": ", ".join(f"{k}={v['value']:.4g}{v['unit'] and ' ' + v['unit']}"
+                                  for k, v in r["records"].items())}
+            for r in results]
     columns = [("notebook", "notebook", "s"), ("status", "status", "s"), ("wall_s", "wall s", ".1f"),
-               ("normalised_min", "norm. min", ".2f"), ("peak_mb", "peak MB", "d"), ("figures", "figures", "s")]
+               ("normalised_min", "norm. min", ".2f"), ("peak_mb", "peak MB", "d"), ("checks", "exercises", "s"),
+               ("figures", "figures", "s")]
     header, *lines = table(rows, columns).splitlines()
     indent = " " * (max(len("notebook"), *(len(r["notebook"]) for r in results)) + 2) if results else ""
     out = [header]
@@ -252,6 +259,14 @@ def format_table(results: list[dict]) -> str:
             out.append(f"{indent}error: {r['error']}")
     out.append(f"sum of notebook wall times {sum(r['wall_s'] for r in results):.1f} s")
     return "\n".join(out)
+
+
+def exercise_cell(r: dict) -> str:
+    """A row's exercises for the terminal: how many, and what their checks said ('-' for none)."""
+    held, right, not_yet = r.get("exercises", 0), r.get("checks_passed", 0), r.get("checks_not_yet", 0)
+    if not held and not right and not not_yet:
+        return "-"
+    return f"{held}: {right} right, {not_yet} not yet"
 
 
 def current_commit() -> str | None:
@@ -343,7 +358,8 @@ def save_committed(results: list[dict], meta: dict) -> Path:
             "elapsed_normalised_min", "cpu_gflops", "elapsed_normalised_min_matmul", "conv_gflops", "unit",
             "trained_tflop")
     rows = [{k: r.get(k) for k in ("notebook", "status", "wall_s", "normalised_min", "peak_mb", "records", "claims",
-                                   "echoes", "normalised_min_matmul", "trained_tflop", "workloads")} for r in results]
+                                   "echoes", "normalised_min_matmul", "trained_tflop", "workloads", "exercises",
+                                   "checks_passed", "checks_not_yet")} for r in results]
     commit = meta.get("commit") or current_commit()
     path.write_text(strict_json({"meta": {**{k: meta.get(k) for k in keep}, "commit": commit}, "notebooks": rows},
                                 indent=1) + "\n")

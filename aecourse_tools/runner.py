@@ -145,7 +145,7 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
     from nbclient import NotebookClient
 
     row = {"notebook": path.name, "status": "ok", "error": "", "wall_s": 0.0, "peak_mb": 0,
-           "records": {}, "claims": [], "echoes": [], "workloads": []}
+           "records": {}, "claims": [], "echoes": [], "workloads": [], **exercise_counts(None, {})}
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception as e:  # noqa: BLE001 - not JSON, not a notebook, unreadable
@@ -171,7 +171,19 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
         report, error = {}, error or f"its figures could not be read from {report_file.name}: {one_line(e)}"
     return {**row, "status": "FAILED" if error else "ok", "error": error, "wall_s": round(wall, 1),
             "peak_mb": round(memory.peak / 2**20), "records": report.get("records", {}),
-            "claims": report.get("claims", []), "echoes": stray_echoes(nb), "workloads": report.get("workloads", [])}
+            "claims": report.get("claims", []), "echoes": stray_echoes(nb), "workloads": report.get("workloads", []),
+            **exercise_counts(nb, report.get("checks", {}))}
+
+
+EXERCISE_TAG = "exercise"  # the code cell of an exercise: its scaffold (or solution) and its check
+
+
+def exercise_counts(nb, checks: dict) -> dict:
+    """A notebook's exercises (code cells tagged ``exercise``) and what their checks said in the run."""
+    cells = [] if nb is None else nb.cells
+    held = sum(1 for c in cells if c.cell_type == "code" and EXERCISE_TAG in c.get("metadata", {}).get("tags", []))
+    passed = sum(1 for right in checks.values() if right is True)
+    return {"exercises": held, "checks_passed": passed, "checks_not_yet": len(checks) - passed}
 
 
 def _chapter(path: Path) -> str:
@@ -198,7 +210,8 @@ def previous_wall_times(out_dir: Path) -> dict[str, float]:
 
 def _crashed(path: Path, error: BaseException) -> dict:
     return {"notebook": path.name, "status": "FAILED", "wall_s": 0.0, "peak_mb": 0, "records": {},
-            "claims": [], "error": f"its worker failed: {type(error).__name__}: {one_line(error)}"}
+            "claims": [], **exercise_counts(None, {}),
+            "error": f"its worker failed: {type(error).__name__}: {one_line(error)}"}
 
 
 def run_side_by_side(pool, notebooks: list[Path], out_dir: Path, jobs: int, kw: dict,

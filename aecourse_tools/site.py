@@ -9,7 +9,9 @@ notebooks' Binder/Colab badge images are replaced by plain links).
 
 Widgets: a page cannot run a kernel, so each widget output becomes the static figure its
 ``Output`` held when the notebook was saved (from the notebook's widget state), with a line
-saying the live version needs a kernel; progress bars become their final line of text.
+saying the live version needs a kernel; progress bars become their final line of text; a
+concept question (``course_lib.questions``) becomes the HTML it carries beside its widget, its
+answer folded. Each exercise's statement links to its solution, and the solution back.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from course_lib.config import project_root
 
-from .hosting import BADGES_TAG, SETUP_TAG, launch_urls, repository
+from .hosting import BADGES_TAG, SETUP_TAG, STATEMENT_TAG, launch_urls, repository
 
 SITE_SRC = Path(__file__).with_name("site_src")  # conf.py template, CSS
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -147,6 +149,11 @@ def static_widgets(nb) -> tuple[int, int]:
             if view is None:
                 outputs.append(out)
                 continue
+            if "text/html" in out["data"]:  # a widget that carries its own static version (a question)
+                texts += 1
+                outputs.append(nbformat.v4.new_output("display_data", data={
+                    "text/html": out["data"]["text/html"], "text/plain": out["data"].get("text/plain", "")}))
+                continue
             pngs, parts = _widget_parts(state, view.get("model_id", ""))
             if pngs:
                 figures += 1
@@ -165,6 +172,26 @@ def static_widgets(nb) -> tuple[int, int]:
     return figures, texts
 
 
+def exercise_label(exercise: str, side: str) -> str:
+    """An exercise statement's label: ``exercise-04-1`` in the chapter, ``solution-04-1`` in the solutions."""
+    return f"{side}-{exercise.replace('.', '-')}"
+
+
+def link_exercises(nb, side: str) -> int:
+    """Give each exercise statement a label and a link to the other side (chapter <-> solutions); returns how many."""
+    other = {"exercise": "solution", "solution": "exercise"}[side]
+    words = {"exercise": "the exercise in its chapter", "solution": "its solution"}
+    linked = 0
+    for cell in nb.cells:
+        exercise, tags = cell.get("metadata", {}).get("exercise"), cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "markdown" or STATEMENT_TAG not in tags or not exercise:
+            continue
+        cell.source = (f"({exercise_label(exercise, side)})=\n{cell.source.strip()}\n\n"
+                       f"{{ref}}`Go to {words[other]} <{exercise_label(exercise, other)}>`")
+        linked += 1
+    return linked
+
+
 def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str, failed: str | None = None) -> dict:
     """Copy an executed notebook for the site: launch links instead of badge images, static widgets.
 
@@ -176,6 +203,7 @@ def prepare_notebook(src: Path, dest: Path, repo: str, repo_path: str, failed: s
     tags = [set(c.get("metadata", {}).get("tags", [])) for c in nb.cells]
     nb.cells = [c for c, t in zip(nb.cells, tags) if not t & {BADGES_TAG, SETUP_TAG}]
     figures, texts = static_widgets(nb)
+    link_exercises(nb, "solution" if SOLUTION.match(src.name) else "exercise")
     first_heading = next((i for i, c in enumerate(nb.cells)
                           if c.cell_type == "markdown" and c.source.lstrip().startswith("# ")), None)
     launch = [nbformat.v4.new_markdown_cell(launch_cell_source(repo, repo_path, dest.name))]
@@ -208,6 +236,8 @@ def home_page(readme: str, meta: dict, repo: str, chapters: list[str], solutions
     intro = re.sub(r"^# .*\n", "", intro, count=1).strip()
     intro = intro.replace("(notebooks/solutions/)", "(solutions.md)").replace("(RESULTS.md)", "(results.md)")
     setup = _readme_section(readme, "Set up and test (two commands)")
+    practice = _readme_section(readme, "Exercises, checks and questions").replace("(notebooks/solutions/)",
+                                                                                  "(solutions.md)")
     commands = re.search(r"```bash\n.*?```", setup, flags=re.S)
     binder = launch_urls(repo, "notebooks")[1]
     colab = launch_urls(repo, "notebooks/01_autoencoder_from_scratch.ipynb")[0]
@@ -237,15 +267,23 @@ Or with conda: `conda env create -f environment.yml`, then `conda activate aecou
 
 The pages of this site show every chapter and solution notebook with the outputs of one
 run ({meta.get('mode', '?')} mode, commit {_commit(meta)}, {meta.get('date', '')}). Widgets are shown
-as the figure they drew; moving their sliders needs a kernel.
+as the figure they drew; moving their sliders needs a kernel. On a chapter's page the exercises show
+their cells as a learner finds them, still to be filled in, each check saying so, and each links to
+its solution; a question's answer is folded under "Answer".
+
+## Exercises, checks and questions
+
+{practice}
 
 {toc}"""
 
 
 def solutions_page(solutions: list[str]) -> str:
     rows = "\n".join(f"- [{s.replace('_', ' ')}](notebooks/solutions/{s}.ipynb)" for s in solutions)
-    return ("# Solutions\n\nWorked solutions to each chapter's exercises, with their outputs. "
-            f"Try the exercises first.\n\n{rows}\n")
+    return ("# Solutions\n\nWorked solutions to each chapter's exercises, with their outputs: each fills in "
+            "the exercise's cell and ends with the same check, answered right. Try the exercises first, in "
+            "the chapter's notebook, where each check answers at once; every exercise on a chapter's page "
+            f"links to its solution.\n\n{rows}\n")
 
 
 def results_page(run_dir: Path, repo: str) -> str:

@@ -348,3 +348,55 @@ def beat_conv_autoencoder(cfg: Config, x: torch.Tensor, x_val: torch.Tensor, lat
     """A 1-D convolutional autoencoder (16-32 channels) for ECG beats, trained like ``beat_autoencoder``."""
     model = _seeded(cfg, lambda: Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32), latent_dim=latent_dim))
     return model, train(cfg, model, f"ch07-ecg-conv{latent_dim}", x, **_beat_fit(cfg, x_val))
+
+
+# --------------------------------------------------------------------------- the exercises' models
+# Models that only the exercises train: their own cache names (``ex..``), so an exercise is never
+# "done" with weights a chapter trained, and a changed setting trains anew.
+
+def linear_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs: int) -> Trained:
+    """A linear autoencoder 784-``latent_dim``-784 (no hidden layer, no sigmoid), Adam at 3e-3 (exercise 01.1)."""
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(), latent_dim=latent_dim, output="linear"))
+    history = train(cfg, model, f"ex01-linear{latent_dim}-{num_epochs}ep", digits.train.x, x_val=digits.val.x,
+                    num_epochs=num_epochs, batch_size=cfg.batch_size, lr=3e-3, progress=False)
+    return model, history
+
+
+def few_images_autoencoder(cfg: Config, digits: Splits, n_images: int, num_epochs: int) -> Trained:
+    """Chapter 01's MLP autoencoder 784-256-32 trained on the first ``n_images`` training digits only (exercise 01.3).
+
+    A fixed number of epochs and no early stopping: the whole validation curve is the point.
+    """
+    if not isinstance(n_images, int) or not 0 < n_images <= len(digits.train.x):
+        raise ValueError(f"n_images must be a whole number from 1 to {len(digits.train.x)}, got {n_images!r}")
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(256,), latent_dim=32))
+    history = train(cfg, model, f"ex01-mlp32-first{n_images}-{num_epochs}ep", digits.train.x[:n_images],
+                    x_val=digits.val.x, num_epochs=num_epochs, batch_size=cfg.batch_size, lr=1e-3, progress=False)
+    return model, history
+
+
+def noise2noise_denoiser(cfg: Config, digits: Splits, noise: Noise, noisy_targets: torch.Tensor,
+                         noisy_val_targets: torch.Tensor) -> Trained:
+    """Chapter 04's ``unet`` trained to map ``noise(x)`` to a noisy copy of ``x``, never to ``x`` (exercise 04.2).
+
+    Noise2Noise (Lehtinen et al., 2018): ``noisy_targets`` and ``noisy_val_targets`` replace the
+    clean training and validation digits as targets, so no clean image is used at all.
+    """
+    for name, t, x in (("noisy_targets", noisy_targets, digits.train.x), ("noisy_val_targets", noisy_val_targets,
+                                                                           digits.val.x)):
+        if not isinstance(t, torch.Tensor) or t.shape != x.shape:
+            raise ValueError(f"{name} must be a tensor shaped like its digits {tuple(x.shape)}, "
+                             f"got {tuple(getattr(t, 'shape', ()))}")
+    model = unet(cfg, digits.train.x.mean().item())
+    settings = _denoising_fit(cfg, digits.val.x, noise, cfg.batch_size)
+    history = train(cfg, model, f"ex04-n2n-{noise.kind}{noise.level}", digits.train.x, noisy_targets,
+                    target_val=noisy_val_targets, **settings)
+    return model, history
+
+
+def inpainter_with_loss(cfg: Config, digits: Splits, loss_fn) -> Trained:
+    """Chapter 05's block inpainter with the mask channel, trained with another loss (exercise 05.3)."""
+    model = _inpainting_unet(cfg, 1, digits.train.x.mean().item(), sees_mask=True)
+    name = f"ex05-unet-{getattr(loss_fn, '__name__', type(loss_fn).__name__)}"
+    return model, train(cfg, model, name, digits.train.x, loss_fn=loss_fn,
+                        **_inpainting_fit(cfg, digits.val.x, DIGIT_HOLES))

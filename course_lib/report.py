@@ -1,9 +1,10 @@
 """Headline figures and checked claims that ``aecourse run`` collects from each notebook.
 
 ``record`` keeps a named number; ``expect`` checks a claim the chapter makes;
-``workload`` notes what one training cost (``training.fit`` calls it, silently).
+``workload`` notes what one training cost (``training.fit`` calls it, silently);
+``exercise_result`` keeps what an exercise's check said (``checks.exercise`` calls it).
 When the environment names a report file (``COURSE_REPORT_FILE``, set by
-``aecourse run``), every record, claim and workload is also written there as JSON.
+``aecourse run``), every record, claim, workload and check is also written there as JSON.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from pathlib import Path
 _RECORDS: dict[str, dict] = {}
 _CLAIMS: list[dict] = []
 _WORKLOADS: list[dict] = []
+_CHECKS: dict[str, bool] = {}  # exercise id -> right, the last verdict of each
 
 
 def _write() -> None:
     path = os.environ.get("COURSE_REPORT_FILE")
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS, "workloads": _WORKLOADS},
-                                         indent=2, allow_nan=False))
+        Path(path).write_text(json.dumps({"records": _RECORDS, "claims": _CLAIMS, "workloads": _WORKLOADS,
+                                          "checks": _CHECKS}, indent=2, allow_nan=False))
 
 
 def _check_finite(name: str, what: str, *numbers: float) -> None:
@@ -110,6 +112,14 @@ def workloads() -> list[dict]:
     return [dict(w) for w in _WORKLOADS]
 
 
+def exercise_result(exercise: str, right: bool) -> None:
+    """Keep the verdict of exercise ``exercise``'s check (a later check of the same exercise replaces it)."""
+    if not isinstance(exercise, str) or not exercise:
+        raise ValueError(f"exercise must be a non-empty string, got {exercise!r}")
+    _CHECKS[exercise] = bool(right)
+    _write()
+
+
 def records() -> dict[str, dict]:
     """A copy of the figures recorded so far in this process."""
     return {k: dict(v) for k, v in _RECORDS.items()}
@@ -120,3 +130,4 @@ def clear() -> None:
     _RECORDS.clear()
     _CLAIMS.clear()
     _WORKLOADS.clear()
+    _CHECKS.clear()

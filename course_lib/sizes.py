@@ -83,12 +83,35 @@ CHAPTERS = {
 }
 
 
+EXERCISES = {  # the exercises at the end of each chapter (and their solutions): each a few minutes in full
+    "autoencoder": {
+        "few_images": (300, 300),      # 01.3: the training digits of the model that memorises them ...
+        "few_images_epochs": (150, 3),  # ... and its epochs, fixed, to show the whole curve
+    },
+    "bottleneck": {
+        "probe_labels": (100, 100),    # 02.3: labelled training digits of the scarce-label probe
+    },
+    "denoising": {
+        "n2n_targets": (1, 1),         # 04.2: noisy copies of each training digit (Noise2Noise targets)
+    },
+    "inpainting": {
+        "crisp_images": (300, 40),     # 05.3: test digits whose filled centre holes are compared
+    },
+    "anomaly": {
+        "threshold_resamples": (1_000, 200),  # 07.1: bootstrap resamples of the validation beats
+    },
+    "variational": {
+        "temperatures": ((0.5, 1.0, 1.5), (0.5, 1.0, 1.5)),  # 08.2: scales of the prior's spread
+    },
+}
+
+
 def of(cfg, chapter: str) -> SimpleNamespace:
-    """The sizes of ``chapter`` (a key of ``CHAPTERS``) for this run's mode, as attributes."""
+    """The sizes of ``chapter`` (a key of ``CHAPTERS``), its exercises' too, for this run's mode, as attributes."""
     if chapter not in CHAPTERS:
         raise ValueError(f"no sizes for chapter {chapter!r}; the chapters are {sorted(CHAPTERS)}")
-    return SimpleNamespace(**{name: cfg.pick(full=full, fast=fast)
-                              for name, (full, fast) in CHAPTERS[chapter].items()})
+    table = CHAPTERS[chapter] | EXERCISES.get(chapter, {})
+    return SimpleNamespace(**{name: cfg.pick(full=full, fast=fast) for name, (full, fast) in table.items()})
 
 
 def data_sizes(fast: bool) -> dict[str, int]:

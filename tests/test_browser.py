@@ -2,8 +2,10 @@
 
 nbval proves the kernel side runs; this test opens each chapter in JupyterLab in
 Chromium driven by Playwright, runs all cells in fast mode and checks the page: no
-error output, every widget rendered as a widget, and moving the chapter's main
-slider changes the figure it drives. Screenshots go to build/browser/.
+error output, every widget rendered as a widget, moving the chapter's main slider
+changes the figure it drives, every concept question answers a wrong click with "not
+yet" and the right one with "right" and every option's explanation, and every exercise,
+left empty, says so. Screenshots go to build/browser/.
 
 Needs Chromium and Playwright (`pip install playwright`, in the dev extra; do not
 run `playwright install`: the system Chromium is used). On Debian/Ubuntu:
@@ -37,6 +39,7 @@ import ipywidgets
 import psutil
 import pytest
 
+from course_lib.questions import FEEDBACK_CLASS, QUESTION_CLASS
 from course_lib.widgets import FIGURE_CLASS, MAIN_WIDGET_CLASS
 
 try:
@@ -434,6 +437,48 @@ def screenshot(page, path: Path) -> None:
         page.set_viewport_size(window)
 
 
+def _text(html: str) -> str:
+    """An explanation as the page shows it: backticks gone (they become code), spaces collapsed."""
+    return " ".join(html.replace("`", "").split())
+
+
+def _wait_for_text(locator, wanted: str) -> str:
+    deadline = time.monotonic() + UPDATE_TIMEOUT_S
+    while wanted not in (text := " ".join(locator.inner_text().split())):
+        assert time.monotonic() < deadline, f"{wanted!r} did not appear; the page shows {text!r}"
+        time.sleep(0.25)
+    return text
+
+
+def check_practice(page, notebook: Path) -> None:
+    """Each question is a widget that answers clicks; each exercise, still empty, says so, and the last cell sums up."""
+    from test_questions import asked, question_cells
+
+    specs = [asked(c) for c in question_cells(notebook)]
+    widgets = page.locator(f".jp-Notebook .{QUESTION_CLASS}")
+    assert widgets.count() == len(specs), f"{widgets.count()} question widgets for {len(specs)} question cells"
+    for i, spec in enumerate(specs):
+        widget = widgets.nth(i)
+        widget.scroll_into_view_if_needed()
+        feedback = widget.locator(f".{FEEDBACK_CLASS}")
+        wrong = next(k for k in spec["options"] if k != spec["right"])
+        widget.get_by_role("button", name=f"{wrong})", exact=True).click()
+        _wait_for_text(feedback, "Not yet")
+        widget.get_by_role("button", name=f"{spec['right']})", exact=True).click()
+        shown = _wait_for_text(feedback, f"Right: {spec['right']})")
+        missing = [k for k, (_, why) in spec["options"].items() if _text(why) not in shown]
+        assert not missing, f"question {i + 1}: the explanations of {missing} are not shown once answered"
+    cells = json.loads(notebook.read_text())["cells"]
+    outputs = page.evaluate(_OUTPUTS)
+    for i, cell in enumerate(cells):
+        exercise = cell.get("metadata", {}).get("exercise")
+        if cell["cell_type"] == "code" and exercise:
+            said = " ".join(o["text"] for o in outputs if o["cell"] == i)
+            assert f"exercise {exercise}: not yet. It is still empty" in said, f"exercise {exercise} shows {said!r}"
+    summary = " ".join(o["text"] for o in outputs if o["cell"] == len(cells) - 1)
+    assert f"chapter {notebook.name[:2]}: 0 of " in summary and "exercises checked right" in summary, summary
+
+
 def check_notebook_in_browser(page, lab: Lab, notebook: Path, shots: Path) -> None:
     """Open, run all, check the page, move the main slider, check the figure changed.
 
@@ -455,6 +500,7 @@ def check_notebook_in_browser(page, lab: Lab, notebook: Path, shots: Path) -> No
             page.wait_for_timeout(250)
         problems = page_problems(page)
         assert not problems, f"{name} in JupyterLab:\n" + "\n".join(problems)
+        check_practice(page, notebook)
         widget = main_widget(page)
         widget.scroll_into_view_if_needed()
         before = figure_data(widget)

@@ -353,3 +353,26 @@ def test_run_reports_each_trainings_compute_and_both_units_silently(tmp_path, mo
     assert saved["notebooks"][0]["workloads"] == row["workloads"]
     assert saved["meta"]["trained_tflop"] == meta["trained_tflop"]
     assert saved["meta"]["conv_gflops"] == meta["conv_gflops"]
+
+
+def test_run_reports_each_notebooks_exercises_and_what_their_checks_said(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from course_lib import checks\nchecks.exercise('03.2', ...)"),
+        nbformat.v4.new_code_cell("import torch\nfrom torch import nn\nfrom torch.nn import functional as F\n"
+                                  "up = nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1,"
+                                  " bias=False)\n"
+                                  "nn.init.ones_(up.weight)\nones = torch.ones(1, 1, 7, 7)\n"
+                                  "with torch.no_grad():\n    t = up(ones)\n"
+                                  "checks.exercise('03.3', {'transposed': t, 'upsampled': F.interpolate(ones, "
+                                  "scale_factor=2), 'why': 'a'})"),
+        nbformat.v4.new_code_cell("checks.exercise('03.1', ...)"),  # a check outside an exercise cell still counts
+        nbformat.v4.new_markdown_cell("the end")])
+    for cell in nb.cells[:2]:
+        cell.metadata["tags"] = ["exercise"]
+    nbformat.write(nb, tmp_path / "03_practice.ipynb")
+    assert cli.main(["run", str(tmp_path / "03_practice.ipynb"), "--build-dir", str(tmp_path / "b")]) == 0
+    (r,) = json.loads((tmp_path / "b" / "fast" / "results.json").read_text())["notebooks"]
+    assert (r["exercises"], r["checks_passed"], r["checks_not_yet"]) == (2, 1, 2)
+    assert "| 03_practice.ipynb | ok |" in (md := (tmp_path / "b" / "fast" / "results.md").read_text())
+    assert "| 2 | 1 | 2 |" in md.split("03_practice.ipynb | ok |")[1].splitlines()[0]
+    assert "2: 1 right, 2 not yet" in capsys.readouterr().out

@@ -59,3 +59,12 @@ def test_record_refuses_an_infinite_figure_and_the_report_stays_strict_json(fres
     with pytest.raises(ValueError, match=r"^interval of 'psnr' is \(20.0, inf\)"):
         report.record("psnr", 25.0, interval=(20.0, float("inf")))
     assert _strict(fresh.read_text())["records"] == {"kept": {"value": 1.5, "unit": "", "note": ""}}
+
+
+def test_exercise_results_keep_the_last_verdict_of_each_exercise(fresh):
+    report.exercise_result("04.1", False)
+    report.exercise_result("04.2", True)
+    report.exercise_result("04.1", True)
+    assert json.loads(fresh.read_text())["checks"] == {"04.1": True, "04.2": True}
+    with pytest.raises(ValueError, match="exercise"):
+        report.exercise_result("", True)

@@ -7,7 +7,8 @@ here. It is built into build/site-test/ and served by a local http.server thread
 page: the run banner, no console error, every image loaded, every internal link resolves
 to a built file; the search finds the bottleneck chapter; on a 390x844 phone no chapter
 or solution page scrolls sideways; a widget shows its figure and says the live version
-needs a kernel. Screenshots of the home page and chapter 01 go to build/site-shots/.
+needs a kernel; each exercise links to its solution and back, and each concept question shows with
+its answer folded. Screenshots of the home page and chapter 01 go to build/site-shots/.
 
 Planted content never runs: a site built from chapter 01 of the same run, with a script
 and an event handler planted in a markdown cell, a script and a javascript: link in an
@@ -172,6 +173,22 @@ def test_widgets_show_their_figure_and_say_the_live_version_needs_a_kernel(built
     figure = note.locator("xpath=preceding::img[1]")
     assert figure.evaluate("i => i.naturalWidth") > 0
     assert "widget-view" not in page.content()
+
+
+@in_chromium
+def test_exercises_link_to_their_solutions_and_questions_fold_their_answer(built, page):
+    page.goto(built["url"] + "notebooks/04_denoising.html", wait_until="load")
+    answers = page.locator("details", has=page.locator("summary", has_text="Answer"))
+    assert answers.count() >= 3, "every concept question shows with its answer folded"
+    assert not answers.first.evaluate("d => d.open") and "Question." in page.content()
+    links = page.get_by_role("link", name="Go to its solution")
+    assert links.count() >= 3
+    links.first.click()
+    page.wait_for_load_state("load")
+    assert "04_solutions.html" in page.url and page.url.endswith("#solution-04-1")
+    back = page.get_by_role("link", name="Go to the exercise in its chapter").first
+    assert "04_denoising.html#exercise-04-1" in back.get_attribute("href")
+    assert page.problems == []
 
 
 @in_chromium
