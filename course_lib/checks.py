@@ -135,10 +135,11 @@ def exercise(exercise_id: str, answer, **context) -> None:
     print(verdict.message)
 
 
-def summary(chapter: str, *, expect_all_right: bool = False) -> dict[str, bool | None]:
+def summary(chapter: str, *, expect_all_right: bool = False) -> None:
     """Print which of ``chapter``'s exercises were checked right so far in this session.
 
     ``expect_all_right`` (the solutions notebooks) raises AssertionError unless every one was.
+    Nothing is returned, so the summary at a notebook's end leaves no stray value under it.
     """
     ids = [k for k in known() if k.split(".")[0] == chapter]
     if not ids:
@@ -158,7 +159,6 @@ def summary(chapter: str, *, expect_all_right: bool = False) -> dict[str, bool |
     print("\n".join(lines))
     if expect_all_right and len(right) != len(ids):
         raise AssertionError(f"every exercise of chapter {chapter} should be checked right here, got {state}")
-    return state
 
 
 def full_run() -> bool:

@@ -360,9 +360,9 @@ def plot_aggregate_posterior(z2: torch.Tensor, y: torch.Tensor, z16: torch.Tenso
     t = np.linspace(0, 2 * np.pi, 200)
     for r in (1, 2, 3):
         ax.plot(r * np.cos(t), r * np.sin(t), "k--", lw=0.8, label="prior N(0, I): 1, 2, 3 sigma" if r == 1 else None)
-    lim = max(3.5, float(z2.abs().quantile(0.995)))
+    lim = max(3.5, float(z2.abs().max()) * 1.02)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="z[0]", ylabel="z[1]",
-           title="k=2: one code drawn per training digit, coloured by digit")
+           title="k=2: one code per training digit (colour: digit)")
     ax.legend(fontsize=7, loc="upper right")
     dims = np.arange(z16.shape[1])
     bx.errorbar(dims, z16.mean(0).numpy(), yerr=z16.std(0).numpy(), fmt="o", color="C0", capsize=3,

@@ -42,7 +42,7 @@ CHAPTERS = {
     "denoising": {                 # 04 denoising
         "test_images": (500, 30),
         "tune_images": (50, 10),       # validation images that choose the filters' settings
-        "max_epochs": (40, 1),         # every denoiser and the control train until validation stops improving
+        "epochs": (12, 1),             # every U-Net of the chapter: one cycle of this many passes
         "photo_patches": (4_000, 200),
         "photo_val_patches": (200, 50),
     },
