@@ -198,7 +198,7 @@ DENOISING_SCHEDULE = dict(schedule="one-cycle", lr=1e-2)
 
 
 def _denoising_fit(cfg: Config, x_val: torch.Tensor, transform: Noise | None, batch_size: int) -> dict:
-    """Fresh noise per batch; one cycle up to 1e-2 over ``sizes denoising.epochs`` passes, the validation loss watched."""
+    """Fresh noise per batch; one cycle up to 1e-2 over ``sizes denoising.epochs`` passes."""
     return dict(x_val=x_val, transform=transform, num_epochs=sizes.of(cfg, "denoising").epochs,
                 batch_size=batch_size, **DENOISING_SCHEDULE)
 

@@ -270,10 +270,11 @@ def test_planted_scripts_do_not_run_and_the_course_content_still_shows(planted, 
         page.click("#planted-link")
     ran = page.evaluate(f"() => {list(PLANTED_FLAGS)}.filter(f => window[f] !== undefined)")
     assert ran == [] and page.title() != "planted"
-    assert page.locator("details summary").inner_text() == "Concept question"
-    page.click("details summary")  # opens it: the answer shows
-    assert page.locator("details strong").inner_text() == "strong"
-    assert page.locator("details code").inner_text() == "code" and page.locator("details li").count() == 1
+    planted_details = page.locator("details", has=page.locator("summary", has_text="Concept question"))
+    assert planted_details.locator("summary").inner_text() == "Concept question"
+    planted_details.locator("summary").click()  # opens it: the answer shows
+    assert planted_details.locator("strong").inner_text() == "strong"
+    assert planted_details.locator("code").inner_text() == "code" and planted_details.locator("li").count() == 1
     assert page.locator("p.planted-output").inner_text() == "HTML output shown"
     figures = page.eval_on_selector_all(".cell_output img", "imgs => imgs.map(i => i.naturalWidth)")
     assert len(figures) >= 3 and all(w > 0 for w in figures)  # chapter 01's own figures
