@@ -75,7 +75,7 @@ def _seeds(answer, context, strict):
         raise NotYet("'runs' and 'test_mse' should each hold three entries, one per seed.")
     models = [trained(r, f"'runs'[{i}]", MLPAutoencoder, strict=strict) for i, r in enumerate(runs)]
     if any(m.latent_dim != 32 or not any(isinstance(x, nn.ReLU) for x in m.encoder) for m in models):
-        raise NotYet("every run should be the chapter's autoencoder 784-256-32 (recipes.digit_autoencoder); "
+        raise NotYet("every run should be the chapter's autoencoder 784-512-32 (recipes.bottleneck_autoencoder); "
                      "only the seed changes.")
     first = [m.encoder[1].weight.detach().cpu() for m in models]
     if any(torch.equal(first[i], first[j]) for i in range(3) for j in range(i + 1, 3)):

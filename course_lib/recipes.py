@@ -59,26 +59,6 @@ def _seeded(cfg: Config, build, seed_offset: int = 0) -> nn.Module:
 
 # --------------------------------------------------------------------------- 01 an autoencoder from scratch
 
-def digit_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs: int, *,
-                      loss_fn=nn.functional.mse_loss, progress: bool = True) -> Trained:
-    """Chapter 01's MLP autoencoder 784-256-``latent_dim``-256-784, Adam at 1e-3."""
-    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(256,), latent_dim=latent_dim))
-    name = f"ch01-mlp{latent_dim}-{num_epochs}ep"
-    if loss_fn is not nn.functional.mse_loss:
-        name += f"-{loss_fn.__name__}"
-    history = train(cfg, model, name, digits.train.x, x_val=digits.val.x, num_epochs=num_epochs,
-                    batch_size=cfg.batch_size, lr=1e-3, loss_fn=loss_fn, progress=progress)
-    return model, history
-
-
-def conv_digit_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs: int) -> Trained:
-    """The convolutional autoencoder of chapter 01's exercises, trained like ``digit_autoencoder``."""
-    model = _seeded(cfg, lambda: ConvAutoencoder(latent_dim=latent_dim))
-    history = train(cfg, model, f"ch01-conv{latent_dim}", digits.train.x, x_val=digits.val.x,
-                    num_epochs=num_epochs, batch_size=cfg.batch_size, lr=1e-3)
-    return model, history
-
-
 # --------------------------------------------------------------------------- 02 bottleneck size
 
 # Until the validation loss stops improving: the rate divided by 5 after two epochs without a 0.3%
@@ -370,13 +350,13 @@ def linear_autoencoder(cfg: Config, digits: Splits, latent_dim: int, num_epochs:
 
 
 def few_images_autoencoder(cfg: Config, digits: Splits, n_images: int, num_epochs: int) -> Trained:
-    """Chapter 01's MLP autoencoder 784-256-32 trained on the first ``n_images`` training digits only (exercise 01.3).
+    """Chapter 01's MLP autoencoder 784-512-32 trained on the first ``n_images`` training digits only (exercise 01.3).
 
     A fixed number of epochs and no early stopping: the whole validation curve is the point.
     """
     if not isinstance(n_images, int) or not 0 < n_images <= len(digits.train.x):
         raise ValueError(f"n_images must be a whole number from 1 to {len(digits.train.x)}, got {n_images!r}")
-    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(256,), latent_dim=32))
+    model = _seeded(cfg, lambda: MLPAutoencoder(hidden=(512,), latent_dim=32))
     history = train(cfg, model, f"ex01-mlp32-first{n_images}-{num_epochs}ep", digits.train.x[:n_images],
                     x_val=digits.val.x, num_epochs=num_epochs, batch_size=cfg.batch_size, lr=1e-3, progress=False)
     return model, history

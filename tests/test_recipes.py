@@ -78,8 +78,6 @@ def test_every_recipe_trains_a_model_whose_output_fits_its_target(cfg):
     photos, photos_val = torch.rand(24, 3, 32, 32), torch.rand(8, 3, 32, 32)
     grey, grey_val = torch.rand(24, 1, 32, 32), torch.rand(8, 1, 32, 32)
     trained = {
-        "digit_autoencoder": (recipes.digit_autoencoder(cfg, digits, 2, 1, progress=False), x),
-        "conv_digit_autoencoder": (recipes.conv_digit_autoencoder(cfg, digits, 8, 1), x),
         "deep_autoencoder": (recipes.deep_autoencoder(cfg, digits), x),
         "spatial_code_conv": (recipes.spatial_code_conv(cfg, digits), x),
         "clean_trained_unet": (recipes.clean_trained_unet(cfg, digits), x),
