@@ -234,6 +234,17 @@ def trained(value, what: str, kind: type | tuple = nn.Module, *, strict: bool = 
     return model
 
 
+def matches(given, measured: dict, what: str, *, rel: float = 0.0, abs_: float = 0.0) -> None:
+    """NotYet unless ``given`` is a dict (nested like ``measured``) whose numbers are ``close`` to ``measured``'s."""
+    given = mapping(given, measured, what)
+    for key, value in measured.items():
+        where = f"{what}[{key!r}]"
+        if isinstance(value, dict):
+            matches(given[key], value, where, rel=rel, abs_=abs_)
+        else:
+            close(number(given[key], where), value, where, rel=rel, abs_=abs_)
+
+
 def close(value: float, reference: float, what: str, *, rel: float = 0.0, abs_: float = 0.0) -> None:
     """NotYet unless ``value`` is within ``rel`` (share) or ``abs_`` of ``reference`` (this check's own measurement)."""
     if not abs(value - reference) <= max(abs_, rel * abs(reference)):

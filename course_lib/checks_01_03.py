@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checks import NotYet, choice, close, mapping, number, register, tensor, trained
+from .checks import NotYet, choice, close, mapping, matches, number, register, tensor, trained
 from .models import ConvAutoencoder, MLPAutoencoder
 
 
@@ -148,12 +148,7 @@ def _noise_against_copying(answer, context, strict):
                      "(recipes.wide_linear with transform=Noise('masking', 0.3)).")
     shares = {name: {kind: unreconstructed_share(x, predict(net, x).clamp(0, 1)) for kind, x in unseen.items()}
               for name, net in (("clean input", reference), ("masked input", model))}
-    given = mapping(a["unreconstructed"], shares, "'unreconstructed'")
-    for name, row in shares.items():
-        g = mapping(given[name], row, f"'unreconstructed'['{name}']")
-        for kind, value in row.items():
-            close(number(g[kind], f"'unreconstructed'['{name}']['{kind}']"), value,
-                  f"'unreconstructed'['{name}']['{kind}']", rel=1e-3, abs_=1e-5)
+    matches(a["unreconstructed"], shares, "'unreconstructed'", rel=1e-3, abs_=1e-5)
     if choice(a["why"], {"a": "", "b": "", "c": ""}, "'why'") != "b":
         raise NotYet("'why': what would the model's output be if it copied a masked digit, and what does the "
                      "loss compare it with?")
@@ -176,9 +171,7 @@ def _train_against_test(answer, context, strict):
     measured = {split: {"AE": _mse(model, x), "PCA": F.mse_loss(pca(x), x).item()}
                 for split, x in (("train_mse", digits.train.x), ("test_mse", digits.test.x))}
     for split, row in measured.items():
-        given = mapping(a[split], row, f"'{split}'")
-        for name, value in row.items():
-            close(number(given[name], f"'{split}'['{name}']"), value, f"'{split}'['{name}']", rel=0.01)
+        matches(a[split], row, f"'{split}'", rel=0.01)
     train, test = measured["train_mse"], measured["test_mse"]
     right = "c" if test["AE"] <= test["PCA"] else ("b" if train["AE"] < train["PCA"] else "a")
     if choice(a["why"], {"a": "", "b": "", "c": ""}, "'why'") != right:

@@ -355,7 +355,7 @@ def plot_aggregate_posterior(z2: torch.Tensor, y: torch.Tensor, z16: torch.Tenso
     if z2.dim() != 2 or z2.shape[1] != 2 or z16.dim() != 2 or len(y) != len(z2):
         raise ValueError(f"expected codes (N, 2), labels (N,) and codes (M, k), got {tuple(z2.shape)}, "
                          f"{tuple(y.shape)} and {tuple(z16.shape)}")
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4.8), gridspec_kw={"width_ratios": [1, 1.4]})
     ax.scatter(z2[:, 0], z2[:, 1], s=2, alpha=0.3, c=plt.cm.tab10(y.numpy() % 10))
     t = np.linspace(0, 2 * np.pi, 200)
     for r in (1, 2, 3):
@@ -363,16 +363,20 @@ def plot_aggregate_posterior(z2: torch.Tensor, y: torch.Tensor, z16: torch.Tenso
     lim = max(3.5, float(z2.abs().max()) * 1.02)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="z[0]", ylabel="z[1]",
            title="k=2: one code per training digit (colour: digit)")
-    ax.legend(fontsize=7, loc="upper right")
+    for d in sorted(set(y.tolist())):  # one legend entry per digit, for the colours
+        ax.scatter([], [], s=12, color=plt.cm.tab10(d % 10), label=str(d))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=6, handlelength=1.0)
     dims = np.arange(z16.shape[1])
     bx.errorbar(dims, z16.mean(0).numpy(), yerr=z16.std(0).numpy(), fmt="o", color="C0", capsize=3,
                 label="training codes: mean ± standard deviation")
     bx.errorbar(dims + 0.3, np.zeros(len(dims)), yerr=np.ones(len(dims)), fmt="s", color="k", ms=3, capsize=3,
                 label="prior N(0, 1)")
-    bx.set(xticks=dims, xlabel="code dimension", title=f"k={z16.shape[1]}")
-    bx.legend(fontsize=7)
+    reach = float((z16.mean(0).abs() + z16.std(0)).max())
+    bx.set(xticks=dims, xlabel="code dimension", title=f"k={z16.shape[1]}", ylim=(-1.25 * reach, 1.6 * reach))
+    bx.legend(fontsize=7, loc="upper right")
     fig.suptitle("The VAE's codes of all training digits against its prior", fontsize=10)
     fig.tight_layout()
+    fig.subplots_adjust(bottom=0.24)  # room for the digits' legend under the scatter
     return fig
 
 

@@ -83,7 +83,7 @@ def test_the_instructors_page_says_how_to_run_a_workshop():
     results = {"meta": {"mode": "full", "jobs": 2}, "notebooks": []}
     page = instructors_page(results, (ROOT / "README.md").read_text())
     for needed in ("classroom/hub.py start", "fill-weights", "git-pull?repo=", "own", "Updating the course mid-term",
-                   "learners per core", "to be measured"):
+                   "learners per core", "GB per learner"):
         assert needed in page, needed
 
 

@@ -97,7 +97,8 @@ def test_two_learners_run_chapter_01_through_the_hub_on_the_shared_read_only_wei
         hits = learner["cache_lines"]
         # Every model the chapter trains came from the shared folder (every entry the fill made was read,
         # some more than once: an exercise reloads the chapter's model) ...
-        assert len({line.split(":")[0] for line in hits}) == len(filled) and all(f"from the weights cache in the shared folder {shared} (" in line
+        read = {line.split(":")[0] for line in hits}
+        assert len(read) == len(filled) and all(f"from the weights cache in the shared folder {shared} (" in line
                                                for line in hits), hits
         assert own[learner["name"]] == []  # ... and nothing was trained into the learner's own folder
     assert {p.name: p.stat().st_mtime_ns for p in shared.iterdir()} == filled  # the shared folder untouched
