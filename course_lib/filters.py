@@ -97,11 +97,11 @@ class IntensityCorrection:
 
 
 # parameter grids searched on validation data, per filter
-FILTER_GRIDS = {
-    "Gaussian": [dict(sigma=s) for s in (0.5, 0.75, 1.0, 1.5)],
+FILTER_GRIDS = {  # wide enough that no setting chosen in chapter 04 lies at an edge (median 3 is the smallest filter)
+    "Gaussian": [dict(sigma=s) for s in (0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)],
     "median": [dict(size=s) for s in (3, 5, 7)],
-    "non-local means": [dict(h=h) for h in (0.15, 0.3, 0.5)],
-    "total variation": [dict(weight=w) for w in (0.1, 0.2, 0.4)],
+    "non-local means": [dict(h=h) for h in (0.08, 0.15, 0.3, 0.5, 0.8)],
+    "total variation": [dict(weight=w) for w in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)],
 }
 
 
@@ -156,6 +156,9 @@ def tune_filters(noisy_val: torch.Tensor, clean_val: torch.Tensor, grids: dict |
     return tuned
 
 
+SMALLEST_FILTERS = {"median": dict(size=3)}  # nothing smaller lies beyond these (a 1-pixel median changes nothing)
+
+
 def grid_edges(tuned: dict, grids: dict | None = None) -> list[str]:
     """The filters whose chosen setting is the first or last of its grid: the best value may lie beyond it.
 
@@ -165,7 +168,7 @@ def grid_edges(tuned: dict, grids: dict | None = None) -> list[str]:
     found = []
     for name, (params, _) in tuned.items():
         grid = grids[name]
-        if len(grid) > 1 and params in (grid[0], grid[-1]):
+        if len(grid) > 1 and params in (grid[0], grid[-1]) and params != SMALLEST_FILTERS.get(name):
             setting = ", ".join(f"{k}={v:g}" for k, v in params.items())
             found.append(f"{name} {setting} (the {'smallest' if params == grid[0] else 'largest'} tried)")
     return found

@@ -259,7 +259,7 @@ def photo_eraser(cfg: Config, patches: torch.Tensor, val_patches: torch.Tensor, 
 # --------------------------------------------------------------------------- 06 segmentation
 
 SCENE_LAYOUT = dict(size=32, per_scene=(2, 2), digit_size=(14, 20), max_overlap=0.15)
-SEGMENTATION_CHANNELS = (8, 32, 64, 128)
+SEGMENTATION_CHANNELS = (8, 16, 32, 64)
 
 
 def scenes(cfg: Config, digits: Splits, **layout) -> tuple[Scenes, Scenes, Scenes]:

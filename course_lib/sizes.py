@@ -42,12 +42,12 @@ CHAPTERS = {
     "denoising": {                 # 04 denoising
         "test_images": (500, 30),
         "tune_images": (50, 10),       # validation images that choose the filters' settings
-        "epochs": (12, 1),             # every U-Net of the chapter: one cycle of this many passes
+        "epochs": (8, 1),              # every U-Net of the chapter: one cycle of this many passes
         "photo_patches": (4_000, 200),
         "photo_val_patches": (200, 50),
     },
     "inpainting": {                # 05 inpainting
-        "epochs": (12, 1),             # both digit inpainters: one cycle of this many passes
+        "epochs": (8, 1),              # both digit inpainters: one cycle of this many passes
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
         "photo_patches": (4_000, 100),  # the eraser's distinct training patches ...
