@@ -153,13 +153,22 @@ def psnr_in_mask_interval(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tens
     With ``against`` (another fill of the same holes) it is the interval of the lead
     ``psnr_in_mask(x, x_hat) - psnr_in_mask(x, against)``, both scored on the same resampled images.
     """
-    _check_mask(x, x_hat, mask)
-    if against is not None:
-        _check_mask(x, against, mask)
+    fills = [x_hat] if against is None else [x_hat, against]
+    for fill in fills:
+        _check_mask(x, fill, mask)
+        _check_images_in_range(x, fill, 1.0)
+    # each image's squared error and hole size, summed once: a resample pools them as psnr_in_mask pools pixels
+    m = mask.double().expand_as(x)
+    counts = m.flatten(1).sum(1)
+    errors = [((x.double() - fill.double()).pow(2) * m).flatten(1).sum(1) for fill in fills]
+
+    def pooled_psnr(error, i):
+        pooled = error[i].sum() / counts[i].sum().clamp_min(1)
+        return float(10 * torch.log10(1.0 / pooled.clamp_min(1e-20)))
 
     def statistic(i):
-        value = psnr_in_mask(x[i], x_hat[i], mask[i])
-        return value if against is None else value - psnr_in_mask(x[i], against[i], mask[i])
+        value = pooled_psnr(errors[0], i)
+        return value if against is None else value - pooled_psnr(errors[1], i)
 
     return bootstrap_interval(statistic, len(x), n_resamples=n_resamples, level=level, seed=seed)
 
