@@ -18,10 +18,13 @@ from pathlib import Path
 
 import torch
 
+from course_lib import recipes
 from course_lib.config import get_config
 from course_lib.generative import VAE
 from course_lib.models import Conv1dAutoencoder, ConvAutoencoder, MLPAutoencoder, UNet
 from course_lib.training import predict
+
+SEGMENTATION = "-".join(map(str, recipes.SEGMENTATION_CHANNELS))
 
 
 def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
@@ -35,7 +38,8 @@ def chapter_models() -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
                                                       (2, 28, 28)),
         "05 photo eraser U-Net, 32x32 RGB patches": (UNet(4, 3, channels=(8, 16, 32), output="clamp"),
                                                      (4, 32, 32)),
-        "06 segmentation U-Net 8-32-64-128, 11 classes": (UNet(1, 11, channels=(8, 32, 64, 128)), (1, 32, 32)),
+        f"06 segmentation U-Net {SEGMENTATION}, 11 classes": (UNet(1, 11, channels=recipes.SEGMENTATION_CHANNELS),
+                                                             (1, 32, 32)),
         "07 heartbeat MLP autoencoder 140-64-32-8": (MLPAutoencoder(input_shape=(1, 140), hidden=(64, 32),
                                                                     latent_dim=8, output="linear"), (1, 140)),
         "07 heartbeat conv1d autoencoder": (Conv1dAutoencoder(input_shape=(1, 140), channels=(16, 32),
