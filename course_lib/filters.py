@@ -97,11 +97,11 @@ class IntensityCorrection:
 
 
 # parameter grids searched on validation data, per filter
-FILTER_GRIDS = {  # wide enough that no setting chosen in chapter 04 lies at an edge (median 3 is the smallest filter)
+FILTER_GRIDS = {  # wide enough that chapter 04 chooses no setting at an edge (but see SMALLEST_FILTERS)
     "Gaussian": [dict(sigma=s) for s in (0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)],
     "median": [dict(size=s) for s in (3, 5, 7)],
-    "non-local means": [dict(h=h) for h in (0.08, 0.15, 0.3, 0.5, 0.8)],
-    "total variation": [dict(weight=w) for w in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)],
+    "non-local means": [dict(h=h) for h in (0.04, 0.08, 0.15, 0.3, 0.5, 0.8)],
+    "total variation": [dict(weight=w) for w in (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)],
 }
 
 
@@ -156,7 +156,10 @@ def tune_filters(noisy_val: torch.Tensor, clean_val: torch.Tensor, grids: dict |
     return tuned
 
 
-SMALLEST_FILTERS = {"median": dict(size=3)}  # nothing smaller lies beyond these (a 1-pixel median changes nothing)
+# Nothing smaller lies beyond these: a 1-pixel median changes nothing; a Gaussian of sigma 0.3 gives each
+# neighbour a weight of 0.004 against the centre's 1; non-local means with h = 0.04 gives a patch that differs
+# from the centre's by noise of sigma 0.1 a weight of exp(-0.02 / 0.04^2) = 4e-6. Each is all but no filter.
+SMALLEST_FILTERS = {"median": dict(size=3), "Gaussian": dict(sigma=0.3), "non-local means": dict(h=0.04)}
 
 
 def grid_edges(tuned: dict, grids: dict | None = None) -> list[str]:

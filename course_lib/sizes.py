@@ -47,7 +47,7 @@ CHAPTERS = {
         "photo_val_patches": (200, 50),
     },
     "inpainting": {                # 05 inpainting
-        "epochs": (8, 1),              # both digit inpainters: one cycle of this many passes
+        "epochs": (12, 1),             # both digit inpainters: one cycle of this many passes
         "test_images": (500, 50),
         "exercise_test_images": (300, 40),
         "photo_patches": (4_000, 100),  # the eraser's distinct training patches ...

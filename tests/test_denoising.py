@@ -111,6 +111,16 @@ def test_a_setting_chosen_at_the_edge_of_its_grid_is_named():
     assert grid_edges(tune_filters(noisy, x, grids=low), low) == ["Gaussian sigma=0.2 (the largest tried)"]
 
 
+def test_the_smallest_filter_there_is_is_not_an_edge_but_its_neighbours_are():
+    from course_lib.filters import grid_edges
+
+    grids = {"median": [dict(size=3), dict(size=5)], "Gaussian": [dict(sigma=0.5), dict(sigma=1.0)]}
+    chosen = {"median": (dict(size=3), None), "Gaussian": (dict(sigma=0.5), None)}
+    assert grid_edges(chosen, grids) == ["Gaussian sigma=0.5 (the smallest tried)"]  # a median of 1 is no filter
+    chosen["median"] = (dict(size=5), None)
+    assert grid_edges(chosen, grids) == ["median size=5 (the largest tried)", "Gaussian sigma=0.5 (the smallest tried)"]
+
+
 def test_tuning_both_ways_at_once_matches_tuning_each_and_reuses_filter_runs(monkeypatch):
     x = _squares()
     noisy = gaussian_noise(x, torch.Generator().manual_seed(1), 0.4)
