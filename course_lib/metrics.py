@@ -142,6 +142,11 @@ def psnr_in_mask(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tensor) -> fl
     _check_images_in_range(x, x_hat, 1.0)
     m = mask.float().expand_as(x)
     pooled = ((x.double() - x_hat.double()).pow(2) * m).sum() / m.sum().clamp_min(1)
+    return _psnr_of_pooled(pooled)
+
+
+def _psnr_of_pooled(pooled: torch.Tensor) -> float:
+    """PSNR in dB (images in [0, 1]) of a pooled mean squared error."""
     return float(10 * torch.log10(1.0 / pooled.clamp_min(1e-20)))
 
 
@@ -163,8 +168,7 @@ def psnr_in_mask_interval(x: torch.Tensor, x_hat: torch.Tensor, mask: torch.Tens
     errors = [((x.double() - fill.double()).pow(2) * m).flatten(1).sum(1) for fill in fills]
 
     def pooled_psnr(error, i):
-        pooled = error[i].sum() / counts[i].sum().clamp_min(1)
-        return float(10 * torch.log10(1.0 / pooled.clamp_min(1e-20)))
+        return _psnr_of_pooled(error[i].sum() / counts[i].sum().clamp_min(1))
 
     def statistic(i):
         value = pooled_psnr(errors[0], i)
