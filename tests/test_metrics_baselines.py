@@ -74,3 +74,15 @@ def test_mean_interval_gives_a_share_and_its_bootstrap_interval():
     assert grid == pytest.approx(0.25)
     with pytest.raises(ValueError):
         mean_interval(torch.ones(1))
+
+
+def test_mean_interval_share_is_the_exact_fraction():
+    """9,325 right of 10,000 is 0.9325 and prints as 0.932, as the same count divided in Python does.
+
+    Chapter 02 printed one probe as 0.932 in one table and 0.933 in the next: float32 holds 0.9325 as
+    0.93250000476.
+    """
+    from course_lib.metrics import mean_interval
+    right = torch.arange(10_000) < 9_325
+    share, _ = mean_interval(right, n_resamples=20)
+    assert share == 9_325 / 10_000 and f"{share:.3f}" == f"{right.double().mean().item():.3f}" == "0.932"
