@@ -61,7 +61,7 @@ CHAPTERS = {
         "train_scenes": (32_000, 200),  # generated: fresh scenes cost nothing, and none is seen twice a cycle
         "val_scenes": (1_000, 50),
         "test_scenes": (1_000, 100),
-        "epochs": (4, 1),              # both networks: one cycle of this many passes over the training scenes
+        "epochs": (3, 1),              # both networks: one cycle of this many passes over the training scenes
         "blob_fit_scenes": (2_000, 100),
         "blob_test_scenes": (1_000, 60),
         "exercise_scenes": (300, 50),
