@@ -96,12 +96,40 @@ def bootstrap_aurocs(y_anomaly, *scores, n_resamples: int = 1000, seed: int = 0)
     if not s or any(len(v) != len(y) for v in s) or n_resamples < 10:
         raise ValueError(f"need one or more score sets of {len(y)} items and n_resamples >= 10")
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if not len(pos) or not len(neg):
+        raise ValueError("the AUROC needs both anomalies and normal items among the test labels")
     rng = np.random.default_rng(seed)
+    aurocs = [_WeightedAuroc(y, v) for v in s]
     out = np.empty((n_resamples, len(s)))
     for r in range(n_resamples):
         i = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        out[r] = [skm.roc_auc_score(y[i], v[i]) for v in s]
+        times = np.bincount(i, minlength=len(y))  # how often each test item was drawn
+        out[r] = [auroc(times) for auroc in aurocs]
     return out
+
+
+class _WeightedAuroc:
+    """The AUROC of one score set on a resample given as how often each item was drawn.
+
+    The same number as ``roc_auc_score(y[i], scores[i])`` (to rounding): the share of
+    (anomaly, normal) pairs the scores put in the right order, ties counting half. The
+    scores are sorted once; each resample then costs a few passes over the items instead
+    of scikit-learn's checks and sort, which took 2-4 ms a call and most of chapter 07's
+    intervals (14,000 calls in a full run).
+    """
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray):
+        self.order = np.argsort(scores, kind="stable")
+        ranked = scores[self.order]
+        self.starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # first item of each tied value
+        self.is_anomaly = y[self.order] == 1
+
+    def __call__(self, times: np.ndarray) -> float:
+        w = times[self.order].astype(np.float64)
+        anomalies = np.add.reduceat(np.where(self.is_anomaly, w, 0.0), self.starts)  # drawn per distinct score
+        normals = np.add.reduceat(np.where(self.is_anomaly, 0.0, w), self.starts)
+        below = np.cumsum(normals) - normals  # normal items drawn with a lower score
+        return float((anomalies * (below + 0.5 * normals)).sum() / (anomalies.sum() * normals.sum()))
 
 
 def auroc_interval(y_anomaly, scores, *, level: float = 0.95, n_resamples: int = 1000,

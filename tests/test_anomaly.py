@@ -168,3 +168,17 @@ def test_bootstrap_aurocs_pairs_the_detectors_and_keeps_both_classes():
     row = anomaly.evaluate_detector(s[:90], s, y, n_resamples=50)
     assert row["auroc_low"] == pytest.approx(1.0) and row["auroc_high"] == pytest.approx(1.0)
     assert "95% interval" in anomaly.format_results({"perfect": row})
+
+
+def test_bootstrap_aurocs_are_scikit_learns_on_the_same_resamples():
+    """The weighted AUROC of each resample equals roc_auc_score on the resampled items, ties included."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.15).astype(int)
+    tied, spread = np.round(rng.random(300) + 0.2 * y, 1), rng.random(300) + 0.4 * y
+    got = anomaly.bootstrap_aurocs(y, tied, spread, n_resamples=50, seed=7)
+    pos, neg, draw = np.flatnonzero(y == 1), np.flatnonzero(y == 0), np.random.default_rng(7)
+    for row in got:  # the same draws, in the same order, as the function makes them
+        i = np.concatenate([draw.choice(pos, len(pos)), draw.choice(neg, len(neg))])
+        assert row == pytest.approx([skm.roc_auc_score(y[i], tied[i]), skm.roc_auc_score(y[i], spread[i])], abs=1e-12)
+    with pytest.raises(ValueError):
+        anomaly.bootstrap_aurocs(np.zeros(10), rng.random(10), n_resamples=10)
