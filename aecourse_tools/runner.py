@@ -37,6 +37,9 @@ def find_notebooks(paths: list[str]) -> list[Path]:
     return sorted(nb_dir.glob("[0-9]*.ipynb")) + sorted((nb_dir / "solutions").glob("[0-9]*.ipynb"))
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what a Jupyter kernel draws figures with
+
+
 def one_line(text: str, limit: int = 200) -> str:
     """The last non-empty line of ``text``, without terminal colour codes, at most ``limit`` characters."""
     lines = [line.strip() for line in _ANSI.sub("", str(text)).splitlines() if line.strip()]
@@ -152,7 +155,9 @@ def run_notebook(path: Path, out_dir: Path, *, fast: bool, cache_dir: Path | Non
         return {**row, "status": "FAILED", "error": f"unreadable notebook: {type(e).__name__}: {one_line(e)}"}
     report_file = out_dir / f"{path.stem}.json"
     report_file.unlink(missing_ok=True)
-    env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file))
+    # the inline backend, whatever MPLBACKEND says here (Agg on a headless server, or pytest's conftest): with Agg
+    # every figure is drawn off-screen and the executed notebook, and the site built from it, has none
+    env = dict(COURSE_FAST="1" if fast else "0", COURSE_REPORT_FILE=str(report_file), MPLBACKEND=INLINE_BACKEND)
     if cache_dir is not None:
         env["COURSE_CACHE_DIR"] = str(cache_dir)
     if threads is not None:

@@ -17,6 +17,15 @@ def _notebook(path, *sources):
     return path
 
 
+def test_run_draws_figures_inline_even_where_mplbackend_says_agg(tmp_path, monkeypatch):
+    """A headless server (or pytest's conftest) may set MPLBACKEND=Agg: the executed notebook still gets its figures."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = _notebook(tmp_path / "01_plot.ipynb", "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()")
+    assert cli.main(["run", str(nb), "--build-dir", str(tmp_path / "build")]) == 0
+    executed = nbformat.read(tmp_path / "build" / "fast" / "01_plot.ipynb", as_version=4)
+    assert any("image/png" in out.get("data", {}) for out in executed.cells[0].outputs)
+
+
 def test_run_executes_a_notebook_and_collects_its_figures(tmp_path, capsys):
     nb = _notebook(tmp_path / "01_tiny.ipynb",
                    "import os\nfrom course_lib import report\n"
