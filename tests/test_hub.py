@@ -88,7 +88,7 @@ def test_two_learners_run_chapter_01_through_the_hub_on_the_shared_read_only_wei
     finally:
         left = hub.stop()
     log = (class_dir / "hub.log").read_text()[-3000:]
-    assert result["failures"] == [], log
+    assert result["failures"] == [], "\n".join(result["failures"]) + "\n--- the hub's log ---\n" + log
     assert left == [], f"processes left after the hub stopped: {left}"
     assert hub.proc.returncode == 0, log
     for learner in result["learners"]:
