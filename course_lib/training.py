@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -83,6 +84,27 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator | None = N
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
     return order.split(batch_size)
+
+
+@contextlib.contextmanager
+def denormals_flushed():
+    """Inside: float32 numbers below 1.2e-38 (denormals) are computed as zero, on CPUs that can.
+
+    Adam keeps a running mean of each weight's gradient and multiplies it by 0.9 every step
+    the gradient is 0. A first-layer weight of an MLP autoencoder sees a gradient only when its
+    pixel is inked, and pixels near a digit's border almost never are: their running means decay
+    for hundreds of steps through the range below 1.2e-38 (after 12 epochs, 18% of the 784-512
+    layer's). The CPU handles such numbers in slow microcode, which cost the MLP autoencoders a
+    fifth to a quarter of their training time (RESULTS.md, issue 31). Flushed, they are 0: every
+    loss, weight and figure of a full run came out the same. ``torch.set_flush_denormal`` sets the
+    calling thread's flag (x86 CPUs; elsewhere it does nothing); it is put back off afterwards.
+    """
+    flushed = torch.set_flush_denormal(True)
+    try:
+        yield flushed
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
 
 
 def device_of(model: nn.Module) -> torch.device:
@@ -244,43 +266,44 @@ def fit(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, *
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.2, patience=1,
                                                              threshold=min_improvement)
     stopper = EarlyStopping(model, patience, min_improvement) if patience is not None else None
-    history = History(flops_per_image=_flops_or_zero(model, x, target, batch_size=batch_size, loss_fn=loss_fn,
-                                                     transform=transform, device=device))
-    measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
+    with denormals_flushed():  # Adam's decaying running means cost an MLP a fifth of its time below 1e-38
+        history = History(flops_per_image=_flops_or_zero(model, x, target, batch_size=batch_size, loss_fn=loss_fn,
+                                                         transform=transform, device=device))
+        measure = functools.partial(evaluate, model, loss_fn=loss_fn, transform=transform, device=device)
 
-    def validate():
-        if x_val is not None:
-            history.val_loss.append(measure(x_val, target_val, seed=seed + 1))
-        if val_metric is not None:
-            model.eval()
-            with torch.no_grad():
-                history.val_metric.append(float(val_metric(model)))
+        def validate():
+            if x_val is not None:
+                history.val_loss.append(measure(x_val, target_val, seed=seed + 1))
+            if val_metric is not None:
+                model.eval()
+                with torch.no_grad():
+                    history.val_metric.append(float(val_metric(model)))
 
-    every = -(-len(x) // BEFORE_TRAINING_ITEMS)  # a spread-out sample is enough for epoch 0
-    history.train_loss.append(measure(x[::every], target[::every], seed=seed))
-    validate()
-    start = time.perf_counter()
-    steps = -(-len(x) // batch_size)
-    shown = TrainingProgress(label, num_epochs, steps, enabled=progress)
-    for epoch in range(1, num_epochs + 1):
-        stepping = time.perf_counter()
-        history.train_loss.append(train_epoch(model, x, target, optimizer, batch_size=batch_size,
-                                              loss_fn=loss_fn, generator=g, transform=transform,
-                                              scheduler=scheduler, device=device,
-                                              on_step=lambda step, e=epoch: shown.step(e, step)))
-        history.train_seconds += time.perf_counter() - stepping
-        if not math.isfinite(history.train_loss[-1]):
-            shown.finish(f"{label}: stopped in epoch {history.epochs}: the training loss became "
-                         f"{history.train_loss[-1]}")
-            raise ValueError(f"fit: the training loss became {history.train_loss[-1]} in epoch {history.epochs}: "
-                             f"the weights diverged; try a smaller lr than {lr:g}")
+        every = -(-len(x) // BEFORE_TRAINING_ITEMS)  # a spread-out sample is enough for epoch 0
+        history.train_loss.append(measure(x[::every], target[::every], seed=seed))
         validate()
-        shown.epoch(epoch, history.train_loss[-1], history.val_loss[-1] if history.val_loss else None)
-        if plateau is not None:
-            plateau.step(history.val_loss[-1])
-        if stopper is not None and stopper.stop(history.val_loss[-1]):
-            history.converged = True
-            break
+        start = time.perf_counter()
+        steps = -(-len(x) // batch_size)
+        shown = TrainingProgress(label, num_epochs, steps, enabled=progress)
+        for epoch in range(1, num_epochs + 1):
+            stepping = time.perf_counter()
+            history.train_loss.append(train_epoch(model, x, target, optimizer, batch_size=batch_size,
+                                                  loss_fn=loss_fn, generator=g, transform=transform,
+                                                  scheduler=scheduler, device=device,
+                                                  on_step=lambda step, e=epoch: shown.step(e, step)))
+            history.train_seconds += time.perf_counter() - stepping
+            if not math.isfinite(history.train_loss[-1]):
+                shown.finish(f"{label}: stopped in epoch {history.epochs}: the training loss became "
+                             f"{history.train_loss[-1]}")
+                raise ValueError(f"fit: the training loss became {history.train_loss[-1]} in epoch {history.epochs}: "
+                                 f"the weights diverged; try a smaller lr than {lr:g}")
+            validate()
+            shown.epoch(epoch, history.train_loss[-1], history.val_loss[-1] if history.val_loss else None)
+            if plateau is not None:
+                plateau.step(history.val_loss[-1])
+            if stopper is not None and stopper.stop(history.val_loss[-1]):
+                history.converged = True
+                break
     history.seconds = time.perf_counter() - start
     history.train_images = history.epochs * len(x)
     history.images_per_second = history.train_images / max(history.seconds, 1e-9)

@@ -314,3 +314,27 @@ def test_a_model_whose_flops_cannot_be_counted_still_trains(monkeypatch, low_ran
     monkeypatch.setattr(training, "count_flops", cannot)
     h = fit(_model(), low_rank_images[:64], num_epochs=1, batch_size=16, lr=1e-3, progress=False)
     assert h.flops_per_image == 0.0 and h.train_flops == 0.0 and h.train_images == 64
+
+
+TINY = 1e-39  # a float32 denormal: below 1.2e-38, so a CPU that flushes computes it as 0
+
+
+def _survives(value: float) -> bool:
+    return (torch.tensor([value], dtype=torch.float32) * 1.0).item() != 0.0
+
+
+@pytest.mark.skipif(not torch.set_flush_denormal(False),  # (False is torch's default: this changes nothing)
+                    reason="this CPU cannot flush denormals (torch.set_flush_denormal is x86 only)")
+def test_fit_trains_with_denormals_flushed_and_puts_the_flag_back(low_rank_images):
+    seen = []
+
+    def loss_fn(x_hat, x):
+        if torch.is_grad_enabled():  # a training step (fit's input checks call it under no_grad first)
+            seen.append(_survives(TINY))
+        return nn.functional.mse_loss(x_hat, x)
+
+    torch.manual_seed(0)
+    fit(MLPAutoencoder(input_shape=(1, 8, 8), hidden=(16,), latent_dim=4), low_rank_images, x_val=low_rank_images,
+        loss_fn=loss_fn, num_epochs=2, batch_size=32, lr=1e-3, progress=False)
+    assert seen and not any(seen)  # no denormal lived through a step of training
+    assert _survives(TINY)         # and outside fit, arithmetic is as the learner left it
