@@ -74,7 +74,8 @@ def test_two_learners_run_chapter_01_through_the_hub_on_the_shared_read_only_wei
     bench = _bench()
     settings = bench.HubSettings(class_dir=class_dir, group=GROUP, prefix=PREFIX, fast=True)
     hub_py = [sys.executable, str(ROOT / "classroom" / "hub.py")]
-    subprocess.run([*hub_py, "setup", *settings.args()], check=True, capture_output=True)
+    setup = subprocess.run([*hub_py, "setup", *settings.args()], capture_output=True, text=True)
+    assert setup.returncode == 0, f"hub.py setup exited {setup.returncode}:\n{setup.stderr[-3000:]}"
     shared = class_dir / "weights"
     bench.fill_weights(settings, CHAPTER, class_dir / "fill.log")
     filled = {p.name: p.stat().st_mtime_ns for p in shared.iterdir()}
